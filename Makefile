@@ -1,0 +1,32 @@
+# Two set-up commands: `make demo` (the main job) and `make test` (the whole suite).
+# Both build .venv first. Needs python3 (3.11) with venv, and Node.js >= 18 for `make synth`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT ?= out/demo
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: demo test test-quick bench synth lint clean
+
+$(VENV): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build of torch first: a looser spec pulls a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(VENV)
+
+demo: $(VENV)
+	$(PY) -m fedcore simulate --data actg175 --spokes 3 --out $(OUT)
+
+test: $(VENV)
+	$(PY) -m pytest -q
+
+test-quick: $(VENV)
+	$(PY) -m pytest -q -m "not slow and not cdk"
+
+bench: $(VENV)
+	$(PY) -m fedcore bench --json
+
+clean:
+	rm -rf $(VENV) cdk.out out .pytest_cache .hypothesis
