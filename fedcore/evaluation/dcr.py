@@ -81,7 +81,10 @@ def dcr_share(
     """Share of synthetic rows closer to the training rows than to the holdout rows.
 
     Returns ``dcr_share`` (0.5 ideal, 1.0 memorised), the median DCR to each set, and the
-    row counts used. The larger of train and holdout is subsampled to the smaller's size.
+    row counts used. The larger of train and holdout is subsampled to the smaller's size, so
+    a copy of a training row not drawn into the sample does not score as a copy: with t
+    training and h holdout rows, copying every training row reads as about 0.5 + 0.5 h / t,
+    not 1.0. Give a holdout as large as the training set where the data allow.
     """
     for frame, role in ((train, "training"), (holdout, "holdout"), (synthetic, "synthetic")):
         require_columns(frame, schema, role)
@@ -104,7 +107,8 @@ def dcr_share(
         "dcr_median_train": float(np.median(to_train)),
         "dcr_median_holdout": float(np.median(to_holdout)),
         "dcr_ties": int(tie.sum()),
-        "dcr_rows": {"train": size, "holdout": size, "synthetic": len(synthetic)},
+        "dcr_rows": {"train": size, "train_available": len(train), "holdout": size,
+                     "synthetic": len(synthetic)},
     }
     logger.info(
         "DCR: share closer to training %.3f (median DCR train %.4f, holdout %.4f)",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fedcore.evaluation.columns import MISSING, UNKNOWN, category_codes
 from fedcore.schema import CategoricalColumn, NumericColumn
@@ -102,6 +103,7 @@ def loss_per_round(rounds: list[dict]) -> str | None:
     axes = figure.add_subplot()
     axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=REAL_COLOR)
     axes.set_xlabel("round")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("loss")
     axes.set_title("Training loss per round", fontsize=10)
     return _png(figure)
@@ -122,6 +124,7 @@ def epsilon_per_round(epsilon_per_round: dict) -> str | None:
     for name, values in sorted(series.items()):
         axes.plot(range(1, len(values) + 1), values, marker="o", label=_text(name))
     axes.set_xlabel("round")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("epsilon spent")
     axes.set_title("Privacy budget spent per hospital", fontsize=10)
     axes.legend(fontsize=8)

@@ -40,9 +40,9 @@ def sdmetrics_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     for column in schema.columns:
         values = frame[column.name]
         if isinstance(column, CategoricalColumn):
-            out[column.name] = category_labels(values, column)
+            out[column.name] = category_labels(values, column).to_numpy()
         else:
-            out[column.name] = pd.to_numeric(values, errors="coerce").astype(float)
+            out[column.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 

@@ -1,0 +1,3 @@
+from fedcore.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""How much noise each hospital adds, planned so its whole run lands on the target epsilon.
+
+A hospital's run is the setup-round Gaussian release plus ``rounds`` rounds of DP-SGD with
+Poisson sampling (sample rate q = 1 / ceil(rows / batch), as Opacus' DPDataLoader uses). Each hospital plans its own noise
+multiplier from its own row count, so small and large hospitals end at the same epsilon.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from fedcore.privacy.accountant import StepRecord, compute_epsilon
+from fedcore.privacy.planner import plan_noise_multiplier
+from fedcore.run_config import RunConfig
+
+
+@dataclass(frozen=True)
+class SpokePrivacyPlan:
+    """What one hospital will spend: one setup release, then identical rounds."""
+
+    rows: int
+    batch_size: int  # expected Poisson batch, at most the hospital's rows
+    sample_rate: float
+    steps_per_round: int
+    noise_multiplier: float  # DP-SGD noise multiplier for every training step
+    max_grad_norm: float
+
+    @property
+    def round_record(self) -> StepRecord:
+        return StepRecord(self.noise_multiplier, self.sample_rate, self.steps_per_round)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SpokePrivacyPlan":
+        return cls(**data)
+
+
+def setup_record(config: RunConfig) -> StepRecord:
+    """The setup round's Gaussian release as one full-batch step (sample rate 1)."""
+    privacy = config.privacy
+    sigma = plan_noise_multiplier(
+        target_epsilon=privacy.target_epsilon * privacy.setup_epsilon_share,
+        sample_rate=1.0,
+        steps=1,
+        delta=privacy.delta,
+        accountant=privacy.accountant,
+    )
+    return StepRecord(sigma, 1.0, 1)
+
+
+def plan_spoke(config: RunConfig, rows: int) -> SpokePrivacyPlan:
+    """Plan a hospital's training noise given its rows and the setup release already made."""
+    if rows < 2:
+        raise ValueError(f"a hospital needs at least 2 rows to train, not {rows}")
+    privacy = config.privacy
+    batch = min(config.batch_size, rows)
+    # Opacus' DPDataLoader samples each row with q = 1 / ceil(rows / batch) and takes
+    # ceil(rows / batch) steps per epoch; plan with exactly the numbers it will use.
+    batches_per_epoch = math.ceil(rows / batch)
+    sample_rate = 1.0 / batches_per_epoch
+    steps = batches_per_epoch * config.epochs_per_round
+    if privacy.noise_multiplier is not None:
+        sigma = privacy.noise_multiplier
+    else:
+        sigma = plan_noise_multiplier(
+            target_epsilon=privacy.target_epsilon,
+            sample_rate=sample_rate,
+            steps=steps * config.rounds,
+            delta=privacy.delta,
+            accountant=privacy.accountant,
+            prior_history=(setup_record(config),),
+        )
+    return SpokePrivacyPlan(rows, batch, sample_rate, steps, sigma, privacy.max_grad_norm)
+
+
+def planned_epsilon(config: RunConfig, plan: SpokePrivacyPlan, rounds: int) -> float:
+    """Epsilon after the setup release and ``rounds`` training rounds under ``plan``."""
+    history = [setup_record(config)] + [plan.round_record] * rounds
+    return compute_epsilon(history, config.privacy.delta, config.privacy.accountant)

@@ -1,0 +1,107 @@
+"""Values the privacy ledger stores and returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fedcore.privacy.accountant import StepRecord
+from fedcore.privacy.ledger_errors import BudgetExceededError
+
+__all__ = ["BudgetDecision", "Charge", "ChargeResult", "ResetRecord", "validate_limit"]
+
+
+def validate_limit(epsilon_limit: float) -> float:
+    if isinstance(epsilon_limit, bool) or not isinstance(epsilon_limit, (int, float)):
+        raise ValueError(f"epsilon limit must be a number, got {epsilon_limit!r}")
+    if not math.isfinite(epsilon_limit) or epsilon_limit <= 0:
+        raise ValueError(f"epsilon limit must be finite and > 0, got {epsilon_limit!r}")
+    return float(epsilon_limit)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One released update's privacy spend, keyed (spoke, run, round)."""
+
+    run: str
+    round: int
+    record: StepRecord
+    period: int  # budget period the charge counts against (0, then +1 per reset)
+    charged_at: str  # ISO 8601 UTC
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "round": self.round,
+            "record": self.record.to_dict(),
+            "period": self.period,
+            "charged_at": self.charged_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Charge:
+        return cls(
+            run=data["run"],
+            round=int(data["round"]),
+            record=StepRecord.from_dict(data["record"]),
+            period=int(data["period"]),
+            charged_at=data["charged_at"],
+        )
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """Outcome of ``PrivacyLedger.charge``; the charge is recorded even when over limit."""
+
+    spoke: str
+    charge: Charge
+    epsilon_spent: float  # this period, after the charge
+    limit: float
+    over_limit: bool  # epsilon_spent > limit: training should have been stopped earlier
+    replayed: bool  # True when this (spoke, run, round) was already charged identically
+
+
+@dataclass(frozen=True)
+class BudgetDecision:
+    """Whether a spoke may run the planned steps without exceeding its limit."""
+
+    spoke: str
+    allowed: bool  # epsilon_after <= limit
+    epsilon_spent: float  # this period, before the planned steps
+    epsilon_after: float  # this period, if the planned steps run
+    limit: float
+
+    def require_allowed(self) -> None:
+        """Raise ``BudgetExceededError`` when the plan is refused."""
+        if not self.allowed:
+            raise BudgetExceededError(
+                f"spoke {self.spoke!r} would reach epsilon {self.epsilon_after:.4f}, "
+                f"over its limit {self.limit}",
+                spoke=self.spoke,
+                epsilon_after=self.epsilon_after,
+                limit=self.limit,
+            )
+
+
+@dataclass(frozen=True)
+class ResetRecord:
+    """Audit record of a budget reset: a new period opens; nothing is erased."""
+
+    spoke: str
+    closed_period: int
+    opened_period: int
+    actor: str  # who reset it
+    reason: str  # why, for the audit log
+    at: str  # ISO 8601 UTC
+    epsilon_spent_in_closed_period: float
+    lifetime_epsilon: float  # over all periods, unchanged by the reset
+    limit: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResetRecord:
+        return cls(**data)

@@ -1,0 +1,48 @@
+"""Settings of one federated training run, validated once at the start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AGGREGATION_STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedtrimmedavg", "fedmedian", "krum")
+
+
+class PrivacySettings(BaseModel):
+    """Record-level DP per hospital over the whole run (setup round + every training round)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    target_epsilon: float = Field(3.0, gt=0)  # per hospital, whole run; 3 keeps pair trends >= 0.8 here
+    delta: float = Field(1e-5, gt=0, lt=1)  # well below 1/rows for hospitals of a few hundred patients
+    accountant: Literal["rdp", "prv"] = "rdp"  # RDP is conservative; PRV is tighter but slower
+    noise_multiplier: float | None = Field(None, gt=0)  # given: used as is; None: planned from target
+    max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
+    setup_epsilon_share: float = Field(0.1, gt=0, lt=1)  # share of the target spent on setup statistics
+    epsilon_limit: float | None = Field(None, gt=0)  # ledger limit; None = target_epsilon
+
+
+class RunConfig(BaseModel):
+    """One run: which hospitals, how many rounds, how to aggregate, how private."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str = Field("run-local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+    rounds: int = Field(6, ge=1, le=1000)  # federated rounds after the setup round
+    quorum: int = Field(2, ge=1)  # fewest hospitals whose updates make a round
+    strategy: Literal[AGGREGATION_STRATEGIES] = "fedavg"  # type: ignore[valid-type]
+    strategy_params: dict[str, float] = Field(default_factory=dict)  # e.g. {"eta": 0.01} for fedadam
+    batch_size: int = Field(256, ge=1)  # expected Poisson batch; capped at a hospital's rows
+    epochs_per_round: int = Field(5, ge=1)  # local epochs between aggregations
+    stats_bins: int = Field(32, ge=2, le=1024)  # setup-round histogram bins per numeric column
+    numeric_transform: Literal["quantile", "standard"] = "quantile"
+    privacy: PrivacySettings = PrivacySettings()
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> "RunConfig":
+        if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
+            raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
+        return self

@@ -1,0 +1,27 @@
+"""Synthetic patients from a trained global model: the one code path the CLI and API share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fedcore.model.config import DiffusionConfig, SamplingConfig
+from fedcore.model.sampling import sample
+from fedcore.preprocessing.preprocessor import GlobalPreprocessor
+
+
+def generate_synthetic(
+    weights: dict[str, np.ndarray],
+    preprocessor: GlobalPreprocessor,
+    model_config: DiffusionConfig,
+    rows: int,
+    sampling: SamplingConfig,
+    seed: int,
+    conditions: dict[str, object] | None = None,
+) -> pd.DataFrame:
+    """Sample ``rows`` rows in the schema's columns; ``conditions`` fix categorical values."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    fixed = preprocessor.conditions_to_indices(conditions or {})
+    encoded = sample(weights, preprocessor.layout, model_config, rows, sampling, seed=seed, conditions=fixed)
+    return preprocessor.inverse_transform(encoded)
