@@ -13,7 +13,7 @@ import pandas as pd
 from fedcore.schema import CategoricalColumn, Column, NumericColumn, Schema
 
 MAX_CATEGORIES = 20  # a column with at most this many distinct values is categorical
-ID_UNIQUE_SHARE = 0.95  # a string/integer column this unique is treated as an identifier
+ID_UNIQUE_SHARE = 0.95  # a text column this unique is treated as an identifier
 
 
 class SchemaInferenceError(ValueError):
@@ -49,8 +49,10 @@ def _unusable_reason(values: pd.Series, rows: int) -> str | None:
     numeric = pd.to_numeric(present, errors="coerce")
     is_integer_like = numeric.notna().all() and np.all(np.mod(numeric, 1) == 0)
     is_text = not numeric.notna().all()
-    if (is_text or is_integer_like) and rows >= 20 and distinct >= ID_UNIQUE_SHARE * rows:
-        return "almost every value is unique, so it looks like an identifier"
+    if is_text and rows >= 20 and distinct >= ID_UNIQUE_SHARE * rows:
+        return "almost every value is unique text, so it looks like an identifier"
+    if is_integer_like and rows >= 20 and distinct == len(present) == rows:
+        return "every value is a distinct integer, so it looks like an identifier"
     if is_text and distinct > MAX_CATEGORIES:
         return f"it is text with {distinct} distinct values (more than {MAX_CATEGORIES} categories)"
     return None

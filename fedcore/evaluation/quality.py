@@ -5,6 +5,11 @@ column pair trends averages, per pair, correlation similarity (numeric-numeric) 
 contingency similarity (other pairs). Both lie in [0, 1], 1 meaning identical.
 Source: SDMetrics 0.32, https://docs.sdv.dev/sdmetrics/reports/quality-report. SDMetrics
 drops missing values before scoring, so missingness itself is not scored here.
+
+Since 0.32 the pair-trends average counts only pairs related in the real data (|correlation|
+above 0.5, Cramer's V above 0.3): independent pairs would otherwise pad the score, since a
+generator that ignores every relationship still reproduces "no relationship". With no such
+pair the score is undefined (None).
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ logger = logging.getLogger(__name__)
 # SDMetrics subsamples tables above 50,000 rows with the global RNG; we subsample first,
 # with the seed, so its own subsampling never triggers and scores are reproducible.
 MAX_ROWS = 50_000
+# SDMetrics 0.32's defaults, pinned here so an upgrade cannot silently change our numbers.
+REAL_CORRELATION_THRESHOLD = 0.5  # |Pearson| a numeric pair needs in the real data to count
+REAL_ASSOCIATION_THRESHOLD = 0.3  # Cramer's V any other pair needs in the real data to count
 
 
 def sdmetrics_metadata(schema: Schema) -> dict:
@@ -80,8 +88,9 @@ def quality_scores(
 ) -> dict:
     """Column-shape and column-pair-trend scores of ``synthetic`` against ``real``.
 
-    Returns ``column_shapes`` and ``column_pair_trends`` (floats in [0, 1]), ``per_column``
-    (name -> {metric, score}), and ``warnings`` (columns or pairs SDMetrics could not score).
+    Returns ``column_shapes`` and ``column_pair_trends`` (floats in [0, 1], or None when
+    undefined), ``per_column`` (name -> {metric, score}), how many pairs the pair-trends
+    average counts, and ``warnings`` (what SDMetrics could not score).
     """
     require_columns(real, schema, "real")
     require_columns(synthetic, schema, "synthetic")
@@ -94,6 +103,8 @@ def quality_scores(
     real_sd = _subsample(sdmetrics_frame(real, schema), max_rows, rng)
     synthetic_sd = _subsample(sdmetrics_frame(synthetic, schema), max_rows, rng)
     report = QualityReport()
+    report.real_correlation_threshold = REAL_CORRELATION_THRESHOLD
+    report.real_association_threshold = REAL_ASSOCIATION_THRESHOLD
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report.generate(
@@ -107,6 +118,9 @@ def quality_scores(
     shapes = report.get_details("Column Shapes")
     pairs = report.get_details("Column Pair Trends")
     notes += _error_notes(shapes) + _error_notes(pairs)
+    counted = pairs["Meets Threshold?"].astype("boolean").fillna(False) & pairs["Score"].notna()
+    if not counted.any():
+        notes.append("no column pair is related in the real data; column pair trends is undefined")
     per_column = {
         str(row["Column"]): {"metric": str(row["Metric"]), "score": _float_or_none(row["Score"])}
         for _, row in shapes.iterrows()
@@ -115,6 +129,8 @@ def quality_scores(
         "column_shapes": _float_or_none(properties["Column Shapes"]),
         "column_pair_trends": _float_or_none(properties["Column Pair Trends"]),
         "per_column": per_column,
+        "pairs_scored": int(counted.sum()),
+        "pairs_total": len(pairs),
         "rows_real": len(real_sd),
         "rows_synthetic": len(synthetic_sd),
         "warnings": notes,

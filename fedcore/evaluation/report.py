@@ -39,8 +39,10 @@ EXPLANATION = """
 1 &minus; Kolmogorov&ndash;Smirnov statistic for numeric columns, 1 &minus; total variation distance for
 categorical ones. 1.0 means every marginal matches. Missing values are left out of the comparison.</dd>
 <dt>Column pair trends (0 to 1, higher is better)</dt>
-<dd>SDMetrics' similarity of every pair of columns: correlation similarity for two numeric columns,
-contingency-table similarity otherwise. It measures whether relationships between columns survive.</dd>
+<dd>SDMetrics' similarity of pairs of columns: correlation similarity for two numeric columns,
+contingency-table similarity otherwise. It measures whether relationships between columns survive,
+and counts only pairs that are related in the real data (|correlation| &gt; 0.5 or Cram&eacute;r's V &gt; 0.3);
+n/a means no pair is.</dd>
 <dt>TSTR and TRTR</dt>
 <dd>Train-on-synthetic-test-on-real: a model fitted on the synthetic table predicts the target on real
 held-out patients. Train-on-real-test-on-real is the same model fitted on real training rows.

@@ -1,0 +1,62 @@
+"""Configuration of one hospital's local training round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+OptimizerName = Literal["adamw", "adam", "sgd"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Local optimisation settings; identical with and without DP except for what DP adds.
+
+    With DP, Opacus samples each row independently with probability q = 1 / ceil(N / batch_size)
+    (its convention: one expected pass over the data per ceil(N / batch_size) steps), so the
+    expected batch is N q <= batch_size. Without DP, rows are shuffled into batches of
+    batch_size. The optimizer state starts fresh every round (FedAvg, McMahan et al. 2017).
+    """
+
+    batch_size: int = 256  # rows per step (expected rows per step under DP, see above)
+    epochs: int = 5  # local passes over the data per federated round
+    learning_rate: float = 2e-3  # AdamW step size
+    optimizer: OptimizerName = "adamw"  # "adam", "adamw" (decoupled decay) or "sgd" (tests)
+    weight_decay: float = 1e-4  # AdamW/SGD weight decay
+    max_grad_norm: float | None = None  # non-DP only: clip the batch gradient norm; None = off
+    proximal_mu: float = 0.0  # FedProx (Li et al. 2020) proximal strength; 0 = plain FedAvg
+    device: str = "auto"  # "auto" = CUDA when available, else CPU; or any torch device string
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        if self.optimizer not in ("adamw", "adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
+        if self.proximal_mu < 0:
+            raise ValueError(f"proximal_mu must be >= 0, got {self.proximal_mu}")
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class DPConfig:
+    """DP-SGD (Abadi et al. 2016) settings; pass ``dp=None`` to train without DP."""
+
+    noise_multiplier: float  # Gaussian noise std / clipping norm; chosen by the privacy budget
+    max_grad_norm: float = 1.0  # per-row gradient clipping norm C
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.noise_multiplier) and self.noise_multiplier >= 0):
+            raise ValueError(f"noise_multiplier must be a finite number >= 0, got {self.noise_multiplier}")
+        if not (np.isfinite(self.max_grad_norm) and self.max_grad_norm > 0):
+            raise ValueError(f"max_grad_norm must be a positive number, got {self.max_grad_norm}")
