@@ -28,7 +28,7 @@ class SerializationError(ValueError):
 def dump_tensors(tensors: Mapping[str, np.ndarray]) -> bytes:
     """Serialize named tensors; equal input gives equal bytes (names are sorted).
 
-    Arrays are copied to C-contiguous little-endian form first: safetensors' numpy
+    Arrays are made C-contiguous first (0-d arrays keep their shape): safetensors' numpy
     writer reads raw memory from the data pointer, so a non-contiguous view (e.g. a
     transpose) would otherwise be written in the wrong element order.
     """
@@ -43,7 +43,7 @@ def dump_tensors(tensors: Mapping[str, np.ndarray]) -> bytes:
             )
         if value.dtype.kind not in "biufc" or value.dtype.hasobject:
             raise SerializationError(f"tensor {name!r} has unsupported dtype {value.dtype}")
-        prepared[name] = np.ascontiguousarray(value)  # (copy only when needed)
+        prepared[name] = np.asarray(value, order="C")  # copies only when not C-contiguous
     try:
         return _safetensors_save(prepared)
     except Exception as error:  # safetensors raises its own Rust-backed error types

@@ -81,7 +81,9 @@ def test_a_missing_schema_column_is_named():
 def test_pair_trends_are_undefined_when_no_real_pair_is_related():
     rng = np.random.default_rng(7)
     independent = pd.DataFrame({
-        "age": rng.uniform(20, 80, 300), "stage": rng.choice([1, 2, 3], 300), "sex": rng.choice(["f", "m"], 300),
+        "age": rng.uniform(20, 80, 300),
+        "stage": rng.choice([1, 2, 3], 300),
+        "sex": rng.choice(["f", "m"], 300),
     })
 
     scores = quality_scores(independent, independent, SCHEMA)

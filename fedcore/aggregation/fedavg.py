@@ -67,8 +67,9 @@ class StreamingFedAvg:
         if total_examples == 0:
             raise ValueError(f"updates from {spokes} report zero examples in total; cannot weight them")
         new_weights = {}
-        for name, running_sum in sums.items():
-            np.divide(running_sum, total_examples, out=running_sum)  # our buffer: in place
+        for name in list(sums):
+            running_sum = sums.pop(name)  # free each float64 sum once it is converted
+            np.divide(running_sum, total_examples, out=running_sum)
             new_weights[name] = running_sum.astype(global_weights[name].dtype)
         logger.info("fedavg over %d spokes, %d examples", len(spokes), total_examples)
         return AggregationResult(new_weights, tuple(spokes), total_examples, metrics.result())

@@ -27,18 +27,18 @@ def evaluate(
     target: str | None,
     seed: int | np.random.Generator,
 ) -> dict:
-    """Quality against all real rows, utility and DCR against the holdout rows.
+    """Quality, utility and DCR, all against real rows the generator never saw.
 
-    ``real_holdout`` must be rows the generator never saw: it is both the utility test set
-    and the DCR reference set. ``target=None`` uses ``schema.target``.
+    ``real_holdout`` must be rows no hospital trained on: quality is scored against them
+    (so a model that memorised its training rows gets no credit for it), they are the
+    utility test set and the DCR reference set. ``target=None`` uses ``schema.target``.
     """
     target = target if target is not None else schema.target
     if target is None:
         raise ValueError("no target given and the schema declares none")
     quality_seed, utility_seed, dcr_seed = np.random.default_rng(seed).spawn(3)
-    real = pd.concat([real_train, real_holdout], ignore_index=True)
     return {
-        "quality": quality_scores(real, synthetic, schema, seed=quality_seed),
+        "quality": quality_scores(real_holdout, synthetic, schema, seed=quality_seed),
         "utility": utility_scores(real_train, real_holdout, synthetic, schema, target, utility_seed),
         "privacy": dcr_share(real_train, real_holdout, synthetic, schema, dcr_seed),
     }

@@ -118,7 +118,10 @@ def quality_scores(
     shapes = report.get_details("Column Shapes")
     pairs = report.get_details("Column Pair Trends")
     notes += _error_notes(shapes) + _error_notes(pairs)
-    counted = pairs["Meets Threshold?"].astype("boolean").fillna(False) & pairs["Score"].notna()
+    if "Meets Threshold?" in pairs.columns:
+        counted = pairs["Meets Threshold?"].astype("boolean").fillna(False) & pairs["Score"].notna()
+    else:  # a one-column table has no pairs
+        counted = pd.Series([], dtype=bool)
     if not counted.any():
         notes.append("no column pair is related in the real data; column pair trends is undefined")
     per_column = {

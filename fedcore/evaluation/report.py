@@ -32,6 +32,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 dt{font-weight:600;margin-top:.6rem}pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.8rem}
 """
 
+NO_LOSS = "No per-round loss was recorded."
+NO_EPSILON = "No per-round privacy spend was recorded."
+
 EXPLANATION = """
 <dl>
 <dt>Column shapes (0 to 1, higher is better)</dt>
@@ -41,8 +44,8 @@ categorical ones. 1.0 means every marginal matches. Missing values are left out 
 <dt>Column pair trends (0 to 1, higher is better)</dt>
 <dd>SDMetrics' similarity of pairs of columns: correlation similarity for two numeric columns,
 contingency-table similarity otherwise. It measures whether relationships between columns survive,
-and counts only pairs that are related in the real data (|correlation| &gt; 0.5 or Cram&eacute;r's V &gt; 0.3);
-n/a means no pair is.</dd>
+and counts only pairs that are related in the real data (|correlation| &gt; 0.5 or
+Cram&eacute;r's V &gt; 0.3); n/a means no pair is.</dd>
 <dt>TSTR and TRTR</dt>
 <dd>Train-on-synthetic-test-on-real: a model fitted on the synthetic table predicts the target on real
 held-out patients. Train-on-real-test-on-real is the same model fitted on real training rows.
@@ -54,7 +57,8 @@ closer to the patients the model saw than to ones it never saw; near 1.0 means i
 <dt>&epsilon; and &delta; (differential privacy)</dt>
 <dd>Each hospital's (&epsilon;, &delta;)-differential-privacy guarantee: adding or removing one patient
 changes the probability of any training outcome by at most a factor e<sup>&epsilon;</sup>, except with
-probability &delta;. Smaller &epsilon; is stronger privacy; &delta; should be far below 1 / (number of patients).</dd>
+probability &delta;. Smaller &epsilon; is stronger privacy; &delta; should be far below
+1 / (number of patients).</dd>
 </dl>
 """
 
@@ -113,10 +117,12 @@ def _summary_rows(report: dict) -> list[tuple[str, object]]:
     ]
     epsilon = _get(report, "privacy", "epsilon")
     if isinstance(epsilon, dict):
-        rows += [(f"\u03b5, hospital {name}", value) for name, value in sorted(epsilon.items(), key=lambda i: str(i[0]))]
+        for name in sorted(epsilon, key=str):
+            rows.append((f"\u03b5, hospital {name}", epsilon[name]))
     else:
         rows.append(("\u03b5", epsilon))
-    rows += [("\u03b4", _get(report, "privacy", "delta")), ("DCR share (0.5 ideal)", _get(report, "privacy", "dcr_share"))]
+    rows.append(("\u03b4", _get(report, "privacy", "delta")))
+    rows.append(("DCR share (0.5 ideal)", _get(report, "privacy", "dcr_share")))
     return rows
 
 
@@ -169,12 +175,13 @@ def render_html(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, schem
         f"{len(schema.columns)} columns</p>"
         f"<h2>Summary</h2>{_table(_summary_rows(report))}"
         "<h2>Training</h2><div class='grid'>"
-        f"<div class='card'>{_image(loss_png, 'loss per round', 'No per-round loss was recorded.')}</div>"
-        f"<div class='card'>{_image(epsilon_png, 'epsilon per hospital per round', 'No per-round privacy spend was recorded.')}</div>"
+        f"<div class='card'>{_image(loss_png, 'loss per round', NO_LOSS)}</div>"
+        f"<div class='card'>{_image(epsilon_png, 'epsilon per hospital per round', NO_EPSILON)}</div>"
         "</div>"
         f"<h2>Real vs synthetic, column by column</h2>{_marginals(report, real, synthetic, schema)}"
         f"<h2>What these numbers mean</h2>{EXPLANATION}"
-        f"<h2>All numbers</h2><details><summary>report.json</summary><pre>{html.escape(full_json)}</pre></details>"
+        "<h2>All numbers</h2><details><summary>report.json</summary>"
+        f"<pre>{html.escape(full_json)}</pre></details>"
         "</body></html>"
     )
 

@@ -20,6 +20,7 @@ importing this module must not.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -83,10 +84,11 @@ class StepRecord:
 
 
 def coalesce(history: Sequence[StepRecord]) -> list[StepRecord]:
-    """Merge records with equal (sigma, q) by summing steps, in first-seen order.
+    """Merge records with equal (sigma, q) by summing steps, sorted by (sigma, q).
 
     Composition is commutative and k-fold self-composition is what ``steps`` means, so
-    this leaves the composed mechanism unchanged; it keeps long ledgers cheap to account.
+    this leaves the composed mechanism unchanged; it keeps long ledgers cheap to account,
+    and the sorted order makes the result independent of the order of the history.
     """
     steps: dict[tuple[float, float], int] = {}
     for record in history:
@@ -94,7 +96,7 @@ def coalesce(history: Sequence[StepRecord]) -> list[StepRecord]:
             raise ValueError(f"history entries must be StepRecord, got {type(record).__name__}")
         key = (record.noise_multiplier, record.sample_rate)
         steps[key] = steps.get(key, 0) + record.steps
-    return [StepRecord(sigma, q, n) for (sigma, q), n in steps.items()]
+    return [StepRecord(sigma, q, n) for (sigma, q), n in sorted(steps.items())]
 
 
 def compute_epsilon(
@@ -108,6 +110,15 @@ def compute_epsilon(
     records = coalesce(history)
     if not records:
         return 0.0
+    return _composed_epsilon(tuple(records), float(delta), accountant)
+
+
+@functools.lru_cache(maxsize=4096)
+def _composed_epsilon(
+    records: tuple[StepRecord, ...], delta: float, accountant: AccountantName
+) -> float:
+    """Opacus' epsilon for a coalesced history. Cached: the result depends only on the
+    arguments, and Opacus' RDP for fractional orders costs tens of ms per (sigma, q)."""
     opacus_history = [(r.noise_multiplier, r.sample_rate, r.steps) for r in records]
     if accountant == "rdp":
         from opacus.accountants import RDPAccountant  # lazy: opacus imports torch

@@ -76,7 +76,8 @@ class SealContext:
         return canonical_json(self.as_kms_context())
 
     def describe(self) -> str:
-        return f"run={self.run!r} round={self.round} spoke={self.spoke!r} kind={self.kind}"
+        """For log and error messages: ``run='r1' round=3 spoke='a' kind='update'``."""
+        return _describe_context(self.as_kms_context())
 
 
 def seal(plaintext: bytes, context: SealContext, provider: KeyProvider) -> bytes:
@@ -170,6 +171,9 @@ def _parse_header(header_bytes: bytes, where: str) -> dict[str, Any]:
 
 
 def _describe_context(context: dict[str, str]) -> str:
-    """Describe an untrusted context for an error message, bounded in length."""
-    parts = (f"{key}={str(context.get(key))[:80]!r}" for key in ("run", "round", "spoke", "kind"))
+    """Describe a (possibly untrusted) context for a message, bounded in length."""
+    parts = []
+    for key in ("run", "round", "spoke", "kind"):
+        value = str(context.get(key))[:80]
+        parts.append(f"{key}={value}" if key == "round" and value.isdigit() else f"{key}={value!r}")
     return " ".join(parts)
