@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from fedcore.model.config import DiffusionConfig, SamplingConfig
 from fedcore.model.sampling import sample
@@ -23,5 +24,6 @@ def generate_synthetic(
     if rows < 1:
         raise ValueError("rows must be at least 1")
     fixed = preprocessor.conditions_to_indices(conditions or {})
-    encoded = sample(weights, preprocessor.layout, model_config, rows, sampling, seed=seed, conditions=fixed)
+    generator = torch.Generator().manual_seed(seed)
+    encoded = sample(weights, preprocessor.layout, rows, sampling, generator, fixed, model_config=model_config)
     return preprocessor.inverse_transform(encoded)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["AggregationResult", "Aggregator", "ClientUpdate", "WeightedMetrics"]
+__all__ = ["AggregationResult", "Aggregator", "ClientUpdate"]
 
 
 @dataclass(frozen=True)
@@ -62,20 +61,3 @@ class Aggregator(Protocol):
 
     def load_state(self, state: Mapping[str, np.ndarray]) -> None: ...
 
-
-class WeightedMetrics:
-    """Running example-weighted means of client metrics, O(number of metric names)."""
-
-    def __init__(self) -> None:
-        self._sums: dict[str, float] = {}
-        self._weights: dict[str, int] = {}
-
-    def add(self, metrics: Mapping[str, float], num_examples: int) -> None:
-        for key, value in metrics.items():
-            if not math.isfinite(value):
-                continue  # a NaN loss from one spoke should not erase everyone's mean
-            self._sums[key] = self._sums.get(key, 0.0) + float(value) * num_examples
-            self._weights[key] = self._weights.get(key, 0) + num_examples
-
-    def result(self) -> dict[str, float]:
-        return {key: self._sums[key] / w for key, w in sorted(self._weights.items()) if w > 0}

@@ -14,12 +14,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate, WeightedMetrics
-from fedcore.aggregation.validation import (
-    InvalidUpdateError,
-    validate_reference,
-    validate_update,
-)
+from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate
+from fedcore.aggregation.round_tally import RoundTally
 
 logger = logging.getLogger(__name__)
 
@@ -39,40 +35,22 @@ class StreamingFedAvg:
     def aggregate(
         self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate]
     ) -> AggregationResult:
-        validate_reference(global_weights)
-        sums = {name: np.zeros(np.shape(t), dtype=np.float64) for name, t in global_weights.items()}
-        total_examples = 0
-        spokes: list[str] = []
-        seen: set[str] = set()
-        metrics = WeightedMetrics()
+        tally = RoundTally(global_weights)
+        sums = {name: np.zeros(np.shape(t), np.float64) for name, t in global_weights.items()}
         for update in updates:
-            if not isinstance(update, ClientUpdate):
-                raise InvalidUpdateError(f"expected ClientUpdate, got {type(update).__name__}")
-            if update.spoke in seen:
-                raise InvalidUpdateError(f"spoke {update.spoke!r} sent more than one update")
-            try:
-                validate_update(global_weights, update.weights)
-            except InvalidUpdateError as error:
-                raise InvalidUpdateError(f"spoke {update.spoke!r}: {error}") from error
+            tally.admit(update)
             weight = float(update.num_examples)
             for name, running_sum in sums.items():
-                # (one tensor-sized temporary at a time, never one per spoke)
+                # one tensor-sized temporary at a time, never one per spoke
                 running_sum += update.weights[name].astype(np.float64, copy=False) * weight
-            total_examples += update.num_examples
-            metrics.add(update.metrics, update.num_examples)
-            seen.add(update.spoke)
-            spokes.append(update.spoke)
-        if not spokes:
-            raise ValueError("no updates to aggregate")
-        if total_examples == 0:
-            raise ValueError(f"updates from {spokes} report zero examples in total; cannot weight them")
+        spokes, total_examples, metrics = tally.finish()
         new_weights = {}
         for name in list(sums):
             running_sum = sums.pop(name)  # free each float64 sum once it is converted
             np.divide(running_sum, total_examples, out=running_sum)
             new_weights[name] = running_sum.astype(global_weights[name].dtype)
         logger.info("fedavg over %d spokes, %d examples", len(spokes), total_examples)
-        return AggregationResult(new_weights, tuple(spokes), total_examples, metrics.result())
+        return AggregationResult(new_weights, spokes, total_examples, metrics)
 
     def state(self) -> dict[str, np.ndarray]:
         return {}

@@ -12,7 +12,11 @@ global weights' dtypes. Algorithms:
   server optimizer over the FedAvg pseudo-gradient; moments m_t/v_t and the round count
   are this aggregator's state.
 - FedTrimmedAvg (Yin et al. 2018, https://arxiv.org/abs/1803.01498), FedMedian (same
-  paper), Krum (Blanchard et al. 2017): robust rules; Flower ignores num_examples in them.
+  paper), Krum (Blanchard et al. 2017, NeurIPS): robust rules; Flower ignores
+  num_examples in them (except multi-Krum's final average).
+
+Unlike ``StreamingFedAvg`` these hold every update of the round in memory
+(O(model x spokes)): Flower's ``aggregate_fit`` takes the whole list at once.
 
 Flower quirks handled here: FedOpt strategies require ``initial_parameters`` and keep
 their own ``current_weights``; the wrapper instead sets ``current_weights`` to the global
@@ -33,12 +37,8 @@ from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters
 from flwr.server import strategy as flwr_strategies
 from flwr.server.client_proxy import ClientProxy
 
-from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate, WeightedMetrics
-from fedcore.aggregation.validation import (
-    InvalidUpdateError,
-    validate_reference,
-    validate_update,
-)
+from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate
+from fedcore.aggregation.round_tally import RoundTally
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,9 @@ class FlowerStrategyAggregator:
 
     def __init__(self, name: str, **strategy_kwargs: Any) -> None:
         if name not in FLOWER_STRATEGIES:
-            raise ValueError(f"unknown Flower strategy {name!r}; choose from {sorted(FLOWER_STRATEGIES)}")
+            raise ValueError(
+                f"unknown Flower strategy {name!r}; choose from {sorted(FLOWER_STRATEGIES)}"
+            )
         reserved = sorted(_RESERVED_KWARGS & set(strategy_kwargs))
         if reserved:
             raise ValueError(
@@ -87,7 +89,9 @@ class FlowerStrategyAggregator:
         try:
             self._strategy = strategy_class(**kwargs)
         except TypeError as error:  # e.g. FedProx without proximal_mu, a misspelled option
-            raise ValueError(f"invalid options for Flower {strategy_class.__name__}: {error}") from error
+            raise ValueError(
+                f"invalid options for Flower {strategy_class.__name__}: {error}"
+            ) from error
         self._rounds = 0  # rounds aggregated so far (FedOpt's bias correction needs it)
         self._moment_names: list[str] = []  # tensor order of the strategy's m_t / v_t
 
@@ -99,25 +103,25 @@ class FlowerStrategyAggregator:
     def aggregate(
         self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate]
     ) -> AggregationResult:
-        validate_reference(global_weights)
+        tally = RoundTally(global_weights)
         names = sorted(global_weights)
-        results, spokes, total_examples, metrics = self._to_fit_results(global_weights, names, updates)
+        results = [_to_fit_result(tally.admit(update), names) for update in updates]
+        spokes, total_examples, metrics = tally.finish()
         if self.name in _SERVER_OPTIMIZERS:
             self._check_moments(global_weights, names)
-            self._strategy.current_weights = [np.array(global_weights[n], copy=True) for n in names]
+            self._strategy.current_weights = [np.array(global_weights[n]) for n in names]
         parameters, _ = self._strategy.aggregate_fit(self._rounds + 1, results, [])
         if parameters is None:
-            raise RuntimeError(f"Flower {self.name} returned no parameters for {len(results)} results")
-        arrays = parameters_to_ndarrays(parameters)
+            raise RuntimeError(f"Flower {self.name} returned no parameters")
         new_weights = {}
-        for name, array in zip(names, arrays, strict=True):
+        for name, array in zip(names, parameters_to_ndarrays(parameters), strict=True):
             expected = global_weights[name]
             if array.shape != expected.shape:
                 raise RuntimeError(f"Flower {self.name} returned shape {array.shape} for {name!r}")
             new_weights[name] = array.astype(expected.dtype)
         self._rounds += 1
         logger.info("%s over %d spokes, %d examples", self.name, len(spokes), total_examples)
-        return AggregationResult(new_weights, tuple(spokes), total_examples, metrics)
+        return AggregationResult(new_weights, spokes, total_examples, metrics)
 
     def state(self) -> dict[str, np.ndarray]:
         """FedOpt strategies: round count and moments as named tensors; others: ``{}``."""
@@ -127,8 +131,8 @@ class FlowerStrategyAggregator:
         for moment in ("m_t", "v_t"):
             values = getattr(self._strategy, moment)
             if values is not None:
-                names = self._moment_names
-                state.update({f"{moment}/{n}": np.array(v, copy=True) for n, v in zip(names, values, strict=True)})
+                for name, value in zip(self._moment_names, values, strict=True):
+                    state[f"{moment}/{name}"] = np.array(value, copy=True)
         return state
 
     def load_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -142,12 +146,14 @@ class FlowerStrategyAggregator:
             return
         unknown = sorted(k for k in state if k != "rounds" and not k.startswith(("m_t/", "v_t/")))
         if "rounds" not in state or unknown:
-            raise ValueError(f"{self.name} state needs 'rounds', 'm_t/*', 'v_t/*'; unexpected {unknown}")
+            raise ValueError(
+                f"{self.name} state needs 'rounds', 'm_t/*', 'v_t/*'; unexpected {unknown}"
+            )
         rounds = np.asarray(state["rounds"])
-        if rounds.shape != () or not np.issubdtype(rounds.dtype, np.integer) or int(rounds) < 0:
+        if rounds.shape != () or not np.issubdtype(rounds.dtype, np.integer) or rounds < 0:
             raise ValueError(f"{self.name} state 'rounds' must be a non-negative integer scalar")
-        m_names = sorted(k[4:] for k in state if k.startswith("m_t/"))
-        v_names = sorted(k[4:] for k in state if k.startswith("v_t/"))
+        m_names = sorted(k[len("m_t/") :] for k in state if k.startswith("m_t/"))
+        v_names = sorted(k[len("v_t/") :] for k in state if k.startswith("v_t/"))
         if m_names != v_names:
             raise ValueError(f"{self.name} state has mismatched m_t/v_t tensors")
         for key in state:
@@ -155,44 +161,25 @@ class FlowerStrategyAggregator:
                 raise ValueError(f"{self.name} state tensor {key!r} is not finite")
         self._rounds = int(rounds)
         self._moment_names = m_names
-        self._strategy.m_t = [np.array(state[f"m_t/{n}"], copy=True) for n in m_names] or None
-        self._strategy.v_t = [np.array(state[f"v_t/{n}"], copy=True) for n in v_names] or None
+        self._strategy.m_t = [np.array(state[f"m_t/{n}"]) for n in m_names] or None
+        self._strategy.v_t = [np.array(state[f"v_t/{n}"]) for n in v_names] or None
 
     def _check_moments(self, global_weights: Mapping[str, np.ndarray], names: list[str]) -> None:
+        """Loaded moments must belong to this model (same names and shapes)."""
         if self._strategy.m_t is None:
             self._moment_names = names
             return
         if self._moment_names != names:
-            raise ValueError(f"{self.name} state was saved for tensors {self._moment_names}, model has {names}")
+            raise ValueError(
+                f"{self.name} state was saved for tensors {self._moment_names}, model has {names}"
+            )
         for name, m, v in zip(names, self._strategy.m_t, self._strategy.v_t, strict=True):
             if m.shape != global_weights[name].shape or v.shape != global_weights[name].shape:
-                raise ValueError(f"{self.name} state tensor {name!r} does not match the model's shape")
+                raise ValueError(f"{self.name} state tensor {name!r} does not match the model")
 
-    @staticmethod
-    def _to_fit_results(
-        global_weights: Mapping[str, np.ndarray], names: list[str], updates: Iterable[ClientUpdate]
-    ) -> tuple[list[tuple[ClientProxy, FitRes]], list[str], int, dict[str, float]]:
-        results: list[tuple[ClientProxy, FitRes]] = []
-        spokes: list[str] = []
-        total_examples = 0
-        metrics = WeightedMetrics()
-        for update in updates:
-            if not isinstance(update, ClientUpdate):
-                raise InvalidUpdateError(f"expected ClientUpdate, got {type(update).__name__}")
-            if update.spoke in spokes:
-                raise InvalidUpdateError(f"spoke {update.spoke!r} sent more than one update")
-            try:
-                validate_update(global_weights, update.weights)
-            except InvalidUpdateError as error:
-                raise InvalidUpdateError(f"spoke {update.spoke!r}: {error}") from error
-            parameters = ndarrays_to_parameters([update.weights[n] for n in names])
-            fit_res = FitRes(Status(Code.OK, ""), parameters, update.num_examples, {})
-            results.append((_SpokeProxy(update.spoke), fit_res))
-            spokes.append(update.spoke)
-            total_examples += update.num_examples
-            metrics.add(update.metrics, update.num_examples)
-        if not results:
-            raise ValueError("no updates to aggregate")
-        if total_examples == 0:
-            raise ValueError(f"updates from {spokes} report zero examples in total; cannot weight them")
-        return results, spokes, total_examples, metrics.result()
+
+def _to_fit_result(update: ClientUpdate, names: list[str]) -> tuple[ClientProxy, FitRes]:
+    """A Flower (proxy, FitRes) pair; tensors in ``names`` order, metrics kept by fedcore."""
+    parameters = ndarrays_to_parameters([update.weights[n] for n in names])
+    fit_res = FitRes(Status(Code.OK, ""), parameters, update.num_examples, metrics={})
+    return _SpokeProxy(update.spoke), fit_res

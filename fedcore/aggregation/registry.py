@@ -9,7 +9,9 @@ from fedcore.aggregation.fedavg import StreamingFedAvg
 
 __all__ = ["AGGREGATOR_NAMES", "make_aggregator"]
 
-_FLOWER_NAMES = ("fedprox", "fedadam", "fedyogi", "fedadagrad", "fedtrimmedavg", "fedmedian", "krum")
+_FLOWER_NAMES = (
+    "fedprox", "fedadam", "fedyogi", "fedadagrad", "fedtrimmedavg", "fedmedian", "krum",
+)
 AGGREGATOR_NAMES: tuple[str, ...] = ("fedavg", *_FLOWER_NAMES)
 
 

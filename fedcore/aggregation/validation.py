@@ -25,7 +25,9 @@ def validate_update(reference: Mapping[str, np.ndarray], update: Mapping[str, np
     """Raise ``InvalidUpdateError`` unless ``update`` has exactly the reference's tensor
     names and shapes, floating dtypes and only finite values. Messages name the tensor."""
     if not isinstance(update, Mapping):
-        raise InvalidUpdateError(f"update must be a mapping of name -> ndarray, got {type(update).__name__}")
+        raise InvalidUpdateError(
+            f"update must be a mapping of name -> ndarray, got {type(update).__name__}"
+        )
     missing = sorted(set(reference) - set(update))
     if missing:
         raise InvalidUpdateError(f"update is missing tensors {missing}")
@@ -44,7 +46,9 @@ def validate_update(reference: Mapping[str, np.ndarray], update: Mapping[str, np
 
 def _check_tensor(name: str, tensor: object, what: str) -> None:
     if not isinstance(tensor, np.ndarray):
-        raise InvalidUpdateError(f"{what} tensor {name!r} is a {type(tensor).__name__}, not an ndarray")
+        raise InvalidUpdateError(
+            f"{what} tensor {name!r} is a {type(tensor).__name__}, not an ndarray"
+        )
     if not np.issubdtype(tensor.dtype, np.floating):
         raise InvalidUpdateError(f"{what} tensor {name!r} has non-floating dtype {tensor.dtype}")
     if not np.isfinite(tensor).all():

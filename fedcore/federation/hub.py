@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fedcore.aggregation.types import ClientUpdate
+from fedcore.aggregation import ClientUpdate
 from fedcore.aggregation.validation import InvalidUpdateError, validate_update
 from fedcore.federation.privacy_plan import SpokePrivacyPlan
 from fedcore.federation.spoke import SealedRelease, model_context, update_context
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor, build_preprocessor
 from fedcore.preprocessing.table_stats import TableStats, merge_table_stats
-from fedcore.privacy.ledger import BudgetDecision, PrivacyLedger
+from fedcore.privacy import BudgetDecision, PrivacyLedger
 from fedcore.schema import Schema
 from fedcore.sealing import open_update, seal_model
 from fedcore.sealing.errors import SealError

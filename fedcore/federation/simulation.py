@@ -22,7 +22,7 @@ from fedcore.federation.privacy_plan import SpokePrivacyPlan, plan_spoke, setup_
 from fedcore.model.config import DiffusionConfig
 from fedcore.model.weights import initial_weights
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor
-from fedcore.privacy.ledger import InMemoryLedgerStore, PrivacyLedger
+from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.run_config import RunConfig
 from fedcore.schema import Schema
 from fedcore.sealing.key_provider import LocalKeyProvider

@@ -173,7 +173,9 @@ class PrivacyLedger:
 
         def fits(rounds: int) -> bool:
             # k identical rounds compose like each record with k times the steps.
-            scaled = [StepRecord(r.noise_multiplier, r.sample_rate, r.steps * rounds) for r in per_round]
+            scaled = [
+                StepRecord(r.noise_multiplier, r.sample_rate, r.steps * rounds) for r in per_round
+            ]
             return self._epsilon([*period_records, *scaled]) <= limit
 
         if not fits(1):
@@ -214,7 +216,14 @@ class PrivacyLedger:
         return compute_epsilon(records, self._delta, self._accountant)
 
     def _new_account(self, spoke: str, limit: float) -> dict[str, Any]:
-        return {"schema": _SCHEMA, "spoke": spoke, "limit": limit, "period": 0, "charges": [], "resets": []}
+        return {
+            "schema": _SCHEMA,
+            "spoke": spoke,
+            "limit": limit,
+            "period": 0,  # current budget period; each reset opens the next
+            "charges": [],  # Charge.to_dict() of every period, oldest first
+            "resets": [],  # ResetRecord.to_dict(), oldest first
+        }
 
     def _account(self, spoke: str) -> dict[str, Any]:
         _check_spoke(spoke)
@@ -238,7 +247,9 @@ class PrivacyLedger:
             expected_version = None if account is None else account["version"]
             if account is None:
                 if create_with_limit is None:
-                    raise UnknownSpokeError(f"spoke {spoke!r} has no ledger account; set a limit first")
+                    raise UnknownSpokeError(
+                        f"spoke {spoke!r} has no ledger account; set a limit first"
+                    )
                 account = self._new_account(spoke, create_with_limit)
             result, changed = mutate(account)
             if not changed:

@@ -66,7 +66,8 @@ def validate_context(context: Mapping[str, str]) -> dict[str, str]:
     for key, value in context.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ValueError(
-                f"encryption context entries must be str -> str (KMS rule), got {key!r}: {type(value).__name__}"
+                "encryption context entries must be str -> str (a KMS rule), "
+                f"got {key!r}: {type(value).__name__}"
             )
     return dict(context)
 

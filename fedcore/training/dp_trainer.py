@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,13 @@ def _add_proximal_term(optimizer: torch.optim.Optimizer, module: nn.Module, mu: 
     optimizer.register_step_pre_hook(hook)
 
 
+def _silence_known_opacus_warnings() -> None:
+    # Seeded noise is deliberate (reproducible runs); the hook warning is about the inputs
+    # (x_t, t) not requiring grad, which is expected: only parameters need gradients.
+    warnings.filterwarnings("ignore", message="Secure RNG turned off")
+    warnings.filterwarnings("ignore", message="Full backward hook is firing")
+
+
 def _accounted_spend(engine, dp: DPConfig, steps: int) -> tuple[float, float, int]:
     """(noise_multiplier, sample_rate, steps) from Opacus' accountant, checked against the loop."""
     history = list(engine.accountant.history)
@@ -103,7 +111,8 @@ def train_local(
     device = resolve_device(train_config.device)
     data_seed, noise_seed, dp_seed, dropout_seed = _seeds(seed)
     cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with torch.random.fork_rng(devices=cuda), warnings.catch_warnings():
+        _silence_known_opacus_warnings()
         torch.manual_seed(dropout_seed)  # only dropout draws from the (forked) global RNG
         model = build_model(layout, model_config, seed=0)
         set_weights(model, global_weights)

@@ -1,0 +1,269 @@
+"""Typed, validated environment settings read from CDK context (the "environments" block of cdk.json).
+
+Environments differ only in these values; stacks and constructs never branch on the environment name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# Spoke ids go into IAM role, bucket, queue and state names, so keep them short and DNS-safe.
+_SPOKE_ID = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+def _fail(where: str, message: str) -> None:
+    raise ValueError(f"cdk.json context {where}: {message}")
+
+
+def _require(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        _fail(where, message)
+
+
+@dataclass(frozen=True)
+class Spoke:
+    """One hospital: where its stack is deployed and the privacy budget the hub enforces for it."""
+
+    id: str  # short slug, e.g. "hosp-a"
+    account: str  # the hospital's own AWS account
+    region: str  # must equal the hub region (see EnvironmentConfig)
+    epsilon_limit: float  # per-spoke override of training.default_epsilon
+
+    def __post_init__(self) -> None:
+        where = f"spoke {self.id!r}"
+        _require(bool(_SPOKE_ID.match(self.id)), where, "id must match [a-z][a-z0-9-]{0,14}[a-z0-9]")
+        _require(bool(_ACCOUNT.match(self.account)), where, f"account {self.account!r} is not 12 digits")
+        _require(bool(_REGION.match(self.region)), where, f"region {self.region!r} is not an AWS region")
+        _require(self.epsilon_limit > 0, where, "epsilon_limit must be > 0")
+
+
+@dataclass(frozen=True)
+class Training:
+    """Federated run defaults handed to the round loop."""
+
+    rounds: int  # training rounds after the setup (statistics) round
+    quorum: int  # minimum spokes that must report for a round to count
+    default_epsilon: float  # privacy budget per spoke unless the spoke overrides it
+    delta: float  # DP delta used by the accountant
+
+    def __post_init__(self) -> None:
+        _require(self.rounds >= 1, "training", "rounds must be >= 1")
+        _require(self.quorum >= 1, "training", "quorum must be >= 1")
+        _require(self.default_epsilon > 0, "training", "default_epsilon must be > 0")
+        _require(0 < self.delta < 1, "training", "delta must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The spoke GPU queue and trainer job."""
+
+    instance_types: tuple[str, ...]  # GPU instance types the compute environment may launch
+    max_vcpus: int  # upper bound of the compute environment; the minimum is always 0
+    job_vcpus: int  # vCPUs per trainer job
+    job_memory_mib: int  # memory per trainer job
+    job_gpus: int  # GPUs per trainer job
+    job_timeout_minutes: int  # Batch kills a job after this long
+    queue_wait_minutes: int  # extra time a Task allows for scale-up and queueing before it times out
+    data_key: str  # object key of the patient table in each spoke's data bucket
+
+    def __post_init__(self) -> None:
+        _require(len(self.instance_types) > 0, "batch", "instance_types must not be empty")
+        for instance_type in self.instance_types:
+            _require(bool(_INSTANCE_TYPE.match(instance_type)), "batch", f"bad instance type {instance_type!r}")
+        _require(self.job_vcpus >= 1 and self.job_gpus >= 1, "batch", "job_vcpus and job_gpus must be >= 1")
+        _require(self.max_vcpus >= self.job_vcpus, "batch", "max_vcpus must be >= job_vcpus")
+        _require(self.job_memory_mib >= 1024, "batch", "job_memory_mib must be >= 1024")
+        _require(self.job_timeout_minutes >= 1, "batch", "job_timeout_minutes must be >= 1")
+        _require(self.queue_wait_minutes >= 0, "batch", "queue_wait_minutes must be >= 0")
+        _require(bool(self.data_key) and not self.data_key.startswith("/"), "batch", "data_key must be a relative key")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Edge protection of the research API."""
+
+    throttle_rate: float  # steady-state requests per second for the stage
+    throttle_burst: int  # burst bucket size for the stage
+    waf_rate_limit: int  # requests per source IP per 5 minutes before WAF blocks
+    reserved_concurrency: int  # reserved concurrency of the API function
+
+    def __post_init__(self) -> None:
+        _require(self.throttle_rate > 0 and self.throttle_burst >= 1, "api", "throttling must be positive")
+        _require(10 <= self.waf_rate_limit <= 2_000_000_000, "api", "waf_rate_limit must be in [10, 2e9]")
+        _require(self.reserved_concurrency >= 1, "api", "reserved_concurrency must be >= 1")
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Alarms, retention and capacity knobs."""
+
+    alarm_email: str  # subscribed to the alarm topic
+    log_retention_days: int  # every log group
+    update_retention_days: int  # lifecycle expiry of updates/ objects in the hub bucket
+    function_concurrency: int  # reserved concurrency of each round-loop function
+    max_azs: int  # availability zones of each VPC
+    run_timeout_hours: int  # whole state machine execution timeout
+    termination_protection: bool  # CloudFormation termination protection on every stack
+
+    def __post_init__(self) -> None:
+        _require(bool(_EMAIL.match(self.alarm_email)), "operations", "alarm_email is not an e-mail address")
+        _require(self.log_retention_days in LOG_RETENTION_DAYS, "operations",
+                 f"log_retention_days must be one of {sorted(LOG_RETENTION_DAYS)}")
+        _require(self.update_retention_days >= 1, "operations", "update_retention_days must be >= 1")
+        _require(self.function_concurrency >= 1, "operations", "function_concurrency must be >= 1")
+        _require(1 <= self.max_azs <= 3, "operations", "max_azs must be 1, 2 or 3")
+        _require(self.run_timeout_hours >= 1, "operations", "run_timeout_hours must be >= 1")
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything one environment (dev, prod, ...) needs; cross-field rules are checked here."""
+
+    name: str
+    project: str
+    hub_account: str
+    hub_region: str
+    spokes: tuple[Spoke, ...]
+    training: Training
+    batch: BatchSettings
+    api: ApiSettings
+    operations: Operations
+
+    def __post_init__(self) -> None:
+        where = f"environment {self.name!r}"
+        _require(bool(_NAME.match(self.name)), where, "name must match [a-z][a-z0-9-]{1,14}")
+        _require(bool(_NAME.match(self.project)), "project", "must match [a-z][a-z0-9-]{1,14}")
+        _require(bool(_ACCOUNT.match(self.hub_account)), where, f"hub account {self.hub_account!r} is not 12 digits")
+        _require(bool(_REGION.match(self.hub_region)), where, f"hub region {self.hub_region!r} is not a region")
+        _require(len(self.spokes) >= 1, where, "needs at least one spoke")
+        ids = [spoke.id for spoke in self.spokes]
+        _require(len(set(ids)) == len(ids), where, f"spoke ids must be unique, got {ids}")
+        for spoke in self.spokes:
+            # The hub bucket grants updates/*/*/<id>*, so one id must never be a prefix of another.
+            clash = [other for other in ids if other != spoke.id and other.startswith(spoke.id)]
+            _require(not clash, where, f"spoke id {spoke.id!r} is a prefix of {clash}")
+            # The data bucket denies the hub account, so a spoke sharing it could not read its own data.
+            _require(spoke.account != self.hub_account, where,
+                     f"spoke {spoke.id!r} uses the hub account; each hospital needs its own account")
+            # VPC endpoints are regional and Step Functions cannot reach other regions, so a
+            # spoke VPC without internet egress can only talk to a hub in its own region.
+            _require(spoke.region == self.hub_region, where,
+                     f"spoke {spoke.id!r} is in {spoke.region}, the hub in {self.hub_region}; they must match")
+        _require(self.training.quorum <= len(self.spokes), where,
+                 f"quorum {self.training.quorum} exceeds the {len(self.spokes)} spokes")
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of every physical name in this environment, e.g. "fedsynth-dev"."""
+        return f"{self.project}-{self.name}"
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> "EnvironmentConfig":
+        """Build the config selected by context["env"] from context["environments"][env]."""
+        environments = context.get("environments")
+        if not isinstance(environments, Mapping) or not environments:
+            raise ValueError("cdk.json context has no 'environments' block")
+        name = context.get("env")
+        known = ", ".join(sorted(environments))
+        if not name:
+            raise ValueError(f"no environment selected: pass -c env=<name> (one of: {known})")
+        if name not in environments:
+            raise ValueError(f"unknown environment {name!r} (one of: {known})")
+        return _parse_environment(str(name), str(context.get("project", "")), environments[name])
+
+
+def read_cdk_json_context(path: Path) -> dict[str, Any]:
+    """The "context" block of cdk.json, for running the app without the CDK CLI."""
+    with path.open(encoding="utf-8") as handle:
+        return dict(json.load(handle).get("context", {}))
+
+
+def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) -> dict[str, Any]:
+    """Read one block, rejecting unknown and missing keys so that typos fail loudly."""
+    value = raw.get(key)
+    if not isinstance(value, Mapping):
+        _fail(where, f"missing block {key!r}")
+    block = {k: v for k, v in value.items() if not k.startswith("_")}
+    unknown = set(block) - allowed
+    _require(not unknown, f"{where}.{key}", f"unknown keys {sorted(unknown)}")
+    return block
+
+
+def _take(block: Mapping[str, Any], where: str, key: str, kind: type) -> Any:
+    if key not in block:
+        _fail(where, f"missing key {key!r}")
+    value = block[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    _require(isinstance(value, kind) and not (kind is int and isinstance(value, bool)), where,
+             f"{key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
+    where = f"environments.{name}"
+    if not isinstance(raw, Mapping):
+        _fail(where, "must be an object")
+    unknown = {k for k in raw if not k.startswith("_")} - {"hub", "spokes", "training", "batch", "api", "operations"}
+    _require(not unknown, where, f"unknown keys {sorted(unknown)}")
+    hub = _section(raw, "hub", where, {"account", "region"})
+    training = _section(raw, "training", where, {"rounds", "quorum", "default_epsilon", "delta"})
+    batch = _section(raw, "batch", where, {f.name for f in BatchSettings.__dataclass_fields__.values()})
+    api = _section(raw, "api", where, {f.name for f in ApiSettings.__dataclass_fields__.values()})
+    ops = _section(raw, "operations", where, {f.name for f in Operations.__dataclass_fields__.values()})
+    default_epsilon = _take(training, f"{where}.training", "default_epsilon", float)
+    spokes_raw = raw.get("spokes")
+    _require(isinstance(spokes_raw, list), where, "'spokes' must be a list")
+    spokes = []
+    for index, spoke in enumerate(spokes_raw):
+        spoke_where = f"{where}.spokes[{index}]"
+        _require(isinstance(spoke, Mapping), spoke_where, "must be an object")
+        extra = {k for k in spoke if not k.startswith("_")} - {"id", "account", "region", "epsilon_limit"}
+        _require(not extra, spoke_where, f"unknown keys {sorted(extra)}")
+        limit = _take(spoke, spoke_where, "epsilon_limit", float) if "epsilon_limit" in spoke else default_epsilon
+        spokes.append(Spoke(
+            id=_take(spoke, spoke_where, "id", str),
+            account=_take(spoke, spoke_where, "account", str),
+            region=_take(spoke, spoke_where, "region", str),
+            epsilon_limit=limit,
+        ))
+
+    def fields(block: Mapping[str, Any], block_where: str, types: Mapping[str, type]) -> dict[str, Any]:
+        return {key: _take(block, block_where, key, kind) for key, kind in types.items()}
+
+    batch_values = fields(batch, f"{where}.batch", {
+        "max_vcpus": int, "job_vcpus": int, "job_memory_mib": int, "job_gpus": int,
+        "job_timeout_minutes": int, "queue_wait_minutes": int, "data_key": str})
+    instance_types = _take(batch, f"{where}.batch", "instance_types", list)
+    return EnvironmentConfig(
+        name=name,
+        project=project,
+        hub_account=_take(hub, f"{where}.hub", "account", str),
+        hub_region=_take(hub, f"{where}.hub", "region", str),
+        spokes=tuple(spokes),
+        training=Training(
+            rounds=_take(training, f"{where}.training", "rounds", int),
+            quorum=_take(training, f"{where}.training", "quorum", int),
+            default_epsilon=default_epsilon,
+            delta=_take(training, f"{where}.training", "delta", float),
+        ),
+        batch=BatchSettings(instance_types=tuple(str(t) for t in instance_types), **batch_values),
+        api=ApiSettings(**fields(api, f"{where}.api", {
+            "throttle_rate": float, "throttle_burst": int, "waf_rate_limit": int, "reserved_concurrency": int})),
+        operations=Operations(**fields(ops, f"{where}.operations", {
+            "alarm_email": str, "log_retention_days": int, "update_retention_days": int,
+            "function_concurrency": int, "max_azs": int, "run_timeout_hours": int, "termination_protection": bool})),
+    )

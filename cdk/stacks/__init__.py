@@ -1,0 +1,1 @@
+"""The hub stack and the spoke stack."""
