@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,10 +39,30 @@ class RunConfig(BaseModel):
     stats_bins: int = Field(32, ge=2, le=1024)  # setup-round histogram bins per numeric column
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
+    model: dict[str, Any] = Field(default_factory=dict)  # DiffusionConfig overrides; {} = defaults
+    learning_rate: float | None = Field(None, gt=0)  # None = TrainConfig's default
     seed: int = 0
 
     @model_validator(mode="after")
     def _check(self) -> "RunConfig":
         if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
             raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
+        self.diffusion_config()  # model overrides are checked here, not at first training
         return self
+
+    def diffusion_config(self):
+        from fedcore.model.config import DiffusionConfig
+
+        try:
+            return DiffusionConfig(**self.model)
+        except TypeError as exc:
+            raise ValueError(f"unknown model setting: {exc}") from exc
+
+    def train_config(self):
+        from fedcore.training.config import TrainConfig
+
+        extra = {"learning_rate": self.learning_rate} if self.learning_rate else {}
+        return TrainConfig(
+            batch_size=self.batch_size, epochs=self.epochs_per_round,
+            proximal_mu=float(self.strategy_params.get("proximal_mu", 0.0)), **extra,
+        )

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from cdk.config import LOG_RETENTION_DAYS
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS, 2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+}
+assert set(_RETENTION) == LOG_RETENTION_DAYS
 
 
 def platform_key(scope: Construct, construct_id: str, *, alias: str, description: str) -> kms.Key:
@@ -29,7 +43,7 @@ def platform_key(scope: Construct, construct_id: str, *, alias: str, description
         resources=["*"],
         conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
             service="logs", resource="log-group", resource_name="*",
-            arn_format=_colon_resource_name())}},
+            arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
     ))
     return key
 
@@ -44,20 +58,7 @@ class EncryptedLogGroup(logs.LogGroup):
             construct_id,
             log_group_name=log_group_name,
             encryption_key=key,
-            retention=logs.RetentionDays(_retention(retention_days)),
+            retention=_RETENTION[retention_days],
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-
-def _retention(days: int) -> str:
-    """The RetentionDays enum member for `days` (config has already checked it is a valid value)."""
-    for member in logs.RetentionDays:
-        if member.value == days:
-            return member.value
-    raise ValueError(f"{days} is not a CloudWatch Logs retention period")
-
-
-def _colon_resource_name():
-    from aws_cdk import ArnFormat
-
-    return ArnFormat.COLON_RESOURCE_NAME

@@ -9,14 +9,15 @@ with a reason, and the round goes on if the quorum remains.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fedcore.aggregation import ClientUpdate
-from fedcore.aggregation.validation import InvalidUpdateError, validate_update
+from fedcore.aggregation.validation import validate_update
 from fedcore.federation.privacy_plan import SpokePrivacyPlan
+from fedcore.federation.release import ReleaseMeta, split_meta
 from fedcore.federation.spoke import SealedRelease, model_context, update_context
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor, build_preprocessor
 from fedcore.preprocessing.table_stats import TableStats, merge_table_stats
@@ -69,6 +70,19 @@ def budget_gate(
     return GateResult(eligible=eligible, decisions=decisions, quorum_met=len(eligible) >= quorum)
 
 
+ReleaseCallback = Callable[[str, "ReleaseMeta | None"], None]
+
+
+def _ignore_release(_spoke: str, _meta: "ReleaseMeta | None") -> None:
+    return None
+
+
+def open_release(run_id: str, round_: int, release: SealedRelease, provider: KeyProvider):
+    """Open a sealed release under the context it must have; (payload, authenticated meta)."""
+    tensors = open_update(release.blob, update_context(run_id, round_, release.spoke), provider)
+    return split_meta(tensors)
+
+
 def merge_setup_stats(
     run_id: str,
     releases: Iterable[SealedRelease],
@@ -76,20 +90,31 @@ def merge_setup_stats(
     provider: KeyProvider,
     quorum: int,
     numeric_transform: str = "quantile",
-) -> tuple[GlobalPreprocessor, dict[str, str]]:
-    """Open every hospital's round-0 statistics, merge them, build the global preprocessor."""
+    on_release: ReleaseCallback = _ignore_release,
+) -> tuple[GlobalPreprocessor, dict[str, str], dict[str, ReleaseMeta]]:
+    """Open every hospital's round-0 statistics, merge them, build the global preprocessor.
+
+    ``on_release(spoke, meta)`` is called for every release (meta None when it failed to
+    authenticate), so the caller can charge what was released even if it is rejected.
+    Returns the preprocessor, the rejections and the accepted releases' metadata.
+    """
     accepted: list[TableStats] = []
+    metas: dict[str, ReleaseMeta] = {}
     rejected: dict[str, str] = {}
     for release in releases:
+        meta = None
         try:
-            tensors = open_update(release.blob, update_context(run_id, 0, release.spoke), provider)
-            accepted.append(TableStats.from_tensors(tensors, schema))
+            payload, meta = open_release(run_id, 0, release, provider)
+            accepted.append(TableStats.from_tensors(payload, schema))
+            metas[release.spoke] = meta
         except (SealError, SerializationError, ValueError, KeyError) as exc:
             rejected[release.spoke] = f"{type(exc).__name__}: {exc}"
             logger.warning("setup statistics from %s rejected: %s", release.spoke, exc)
+        finally:
+            on_release(release.spoke, meta)
     if len(accepted) < quorum:
-        raise QuorumNotMetError(f"setup round: {len(accepted)} valid statistics, quorum is {quorum}")
-    return build_preprocessor(schema, merge_table_stats(accepted), numeric_transform), rejected
+        raise QuorumNotMetError(f"setup round: {len(accepted)} valid statistics, quorum is {quorum}; rejected: {rejected}")
+    return build_preprocessor(schema, merge_table_stats(accepted), numeric_transform), rejected, metas
 
 
 def seal_global_model(run_id: str, round_: int, weights: dict[str, np.ndarray], provider: KeyProvider) -> bytes:
@@ -104,8 +129,13 @@ def aggregate_round(
     aggregator,
     provider: KeyProvider,
     quorum: int,
+    on_release: ReleaseCallback = _ignore_release,
 ) -> RoundOutcome:
-    """Open, validate and aggregate one round's updates, one at a time (streaming)."""
+    """Open, validate and aggregate one round's updates, one at a time (streaming).
+
+    ``on_release`` is called once per release as it is opened (meta None when it failed to
+    authenticate), before validation, so the caller can charge every released update.
+    """
     rejected: dict[str, str] = {}
     accepted: list[str] = []
     losses: list[tuple[float, int]] = []
@@ -115,20 +145,20 @@ def aggregate_round(
         nonlocal bytes_in
         for release in releases:
             bytes_in += len(release.blob)
+            meta = None
             try:
-                weights = open_update(release.blob, update_context(run_id, round_, release.spoke), provider)
+                weights, meta = open_release(run_id, round_, release, provider)
                 validate_update(global_weights, weights)
-                if release.num_examples < 1:
-                    raise InvalidUpdateError(f"num_examples must be positive, got {release.num_examples}")
-            except (SealError, SerializationError, InvalidUpdateError) as exc:
+            except (SealError, SerializationError, ValueError) as exc:
                 rejected[release.spoke] = f"{type(exc).__name__}: {exc}"
                 logger.warning("round %d: update from %s rejected: %s", round_, release.spoke, exc)
                 continue
+            finally:
+                on_release(release.spoke, meta)
             accepted.append(release.spoke)
-            if release.mean_loss is not None:
-                losses.append((release.mean_loss, release.num_examples))
-            yield ClientUpdate(spoke=release.spoke, weights=weights, num_examples=release.num_examples, metrics={})
-
+            if meta.mean_loss is not None:
+                losses.append((meta.mean_loss, meta.num_examples))
+            yield ClientUpdate(spoke=release.spoke, weights=weights, num_examples=meta.num_examples, metrics={})
     def quorum_error() -> QuorumNotMetError:
         return QuorumNotMetError(
             f"round {round_}: {len(accepted)} valid updates {sorted(accepted)}, quorum is {quorum}; "

@@ -78,10 +78,9 @@ def run_federation(
         releases.append(
             spoke.release_setup_stats(name, config.run_id, frame, schema, setup, config.stats_bins, provider, rng)
         )
-        if setup is not None:
-            ledger.charge(name, config.run_id, 0, setup)
-    preprocessor, setup_rejected = hub.merge_setup_stats(
-        config.run_id, releases, schema, provider, config.quorum, config.numeric_transform
+    preprocessor, setup_rejected, _ = hub.merge_setup_stats(
+        config.run_id, releases, schema, provider, config.quorum, config.numeric_transform,
+        on_release=_charger(ledger, config.run_id, 0, {n: setup for n in partitions}),
     )
     plans = {name: plan_spoke(config, len(frame)) if dp else None for name, frame in partitions.items()}
     weights = initial_weights(preprocessor.layout, model_config, seed=config.seed)
@@ -111,13 +110,13 @@ def run_federation(
                 name, config.run_id, round_, partitions[name], preprocessor, sealed_model,
                 model_config, train_config, plans[name], provider, seed=config.seed * 10_007 + round_ * 101 + len(round_releases),
             )
-            if release.record is not None:
-                ledger.charge(name, config.run_id, round_, release.record)
             round_releases.append(release)
-            emit("spoke_done", {"round": round_, "spoke": name, "loss": release.mean_loss})
+            emit("spoke_done", {"round": round_, "spoke": name, "loss": release.meta.mean_loss})
+        planned = {n: (p.round_record if p else None) for n, p in plans.items()}
         try:
             outcome = hub.aggregate_round(
-                config.run_id, round_, weights, round_releases, aggregator, provider, config.quorum
+                config.run_id, round_, weights, round_releases, aggregator, provider, config.quorum,
+                on_release=_charger(ledger, config.run_id, round_, planned),
             )
         except hub.QuorumNotMetError as exc:
             result.status, result.message = FAILED, str(exc)
@@ -141,6 +140,17 @@ def run_federation(
         )
         emit("round_done", result.rounds[-1])
     return result
+
+
+def _charger(ledger: PrivacyLedger, run_id: str, round_: int, planned: dict):
+    """Charge every released update: its authenticated spend, or the plan if it failed to open."""
+
+    def charge(spoke_id: str, meta) -> None:
+        record = meta.record if meta is not None else planned.get(spoke_id)
+        if record is not None:
+            ledger.charge(spoke_id, run_id, round_, record)
+
+    return charge
 
 
 def _record_epsilon(result: FederationResult, ledger: PrivacyLedger, partitions, dp: bool) -> None:

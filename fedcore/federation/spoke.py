@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from fedcore.federation.privacy_plan import SpokePrivacyPlan
+from fedcore.federation.release import ReleaseMeta, attach_meta
 from fedcore.model.config import DiffusionConfig
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor
 from fedcore.preprocessing.table_stats import compute_table_stats
-from fedcore.privacy.accountant import StepRecord
-from fedcore.privacy.ledger import PrivacyLedger
+from fedcore.privacy import PrivacyLedger, StepRecord
 from fedcore.schema import Schema
 from fedcore.sealing import SealContext, open_model, seal_update
 from fedcore.sealing.key_provider import KeyProvider
@@ -35,14 +35,16 @@ class LocalCapExceededError(RuntimeError):
 
 @dataclass(frozen=True)
 class SealedRelease:
-    """What a hospital sends to the hub for one round."""
+    """What a hospital sends to the hub for one round: sealed bytes and nothing else.
+
+    ``meta`` is the spoke's own copy of what is sealed inside ``blob``; the hub never trusts
+    it and reads the authenticated copy from the payload instead.
+    """
 
     spoke: str
     round: int
-    blob: bytes  # sealed named tensors
-    num_examples: int
-    record: StepRecord | None  # privacy spent by this release; None without DP
-    mean_loss: float | None = None
+    blob: bytes  # sealed named tensors, with ReleaseMeta inside
+    meta: ReleaseMeta | None = None
     seconds: float = 0.0
 
 
@@ -67,8 +69,9 @@ def release_setup_stats(
     """Round 0: DP histograms over the schema's bounds, sealed for the hub."""
     noise = record.noise_multiplier if record is not None else None
     stats = compute_table_stats(frame, schema, noise, rng, bins=bins)
-    blob = seal_update(stats.to_tensors(), update_context(run_id, 0, spoke), provider)
-    return SealedRelease(spoke=spoke, round=0, blob=blob, num_examples=len(frame), record=record)
+    meta = ReleaseMeta(num_examples=len(frame), record=record)
+    blob = seal_update(attach_meta(stats.to_tensors(), meta), update_context(run_id, 0, spoke), provider)
+    return SealedRelease(spoke=spoke, round=0, blob=blob, meta=meta)
 
 
 def check_local_cap(ledger: PrivacyLedger, spoke: str, planned: StepRecord) -> None:
@@ -109,8 +112,6 @@ def train_round(
         record = StepRecord(result.noise_multiplier, result.sample_rate, result.steps)
         if record != plan.round_record:
             logger.warning("hospital %s spent %s, planned %s", spoke, record, plan.round_record)
-    blob = seal_update(result.weights, update_context(run_id, round_, spoke), provider)
-    return SealedRelease(
-        spoke=spoke, round=round_, blob=blob, num_examples=result.num_examples,
-        record=record, mean_loss=result.mean_loss, seconds=result.seconds,
-    )
+    meta = ReleaseMeta(num_examples=result.num_examples, record=record, mean_loss=result.mean_loss)
+    blob = seal_update(attach_meta(result.weights, meta), update_context(run_id, round_, spoke), provider)
+    return SealedRelease(spoke=spoke, round=round_, blob=blob, meta=meta, seconds=result.seconds)

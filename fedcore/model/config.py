@@ -30,6 +30,7 @@ class DiffusionConfig:
     cat_loss_weight: float = 1.0  # weight of the categorical term against the numeric one
     time_embed_dim: int = 128  # size of the sinusoidal time embedding
     norm_groups: int = 8  # GroupNorm groups (must divide hidden_dim); per-row, so Opacus-safe
+    marginal_prior: bool = True  # add the analytic N(0,1)/uniform prior to the output (prior.py)
     onehot_scale: float = 1.0  # gaussian_onehot only: one-hot vectors are scaled to +-this
 
     def __post_init__(self) -> None:

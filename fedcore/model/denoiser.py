@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fedcore.model.config import DiffusionConfig
+from fedcore.model.prior import MarginalPrior
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -50,11 +51,13 @@ class Denoiser(nn.Module):
     Input ``x_t`` is (B, in_dim): the noisy numeric features followed by the categorical
     representation (one-hot of x_t for multinomial diffusion, the noisy one-hot for Gaussian).
     Output is (B, out_dim): the predicted numeric noise followed by one block per categorical
-    feature (x_0 logits for multinomial, predicted noise for Gaussian one-hot).
+    feature (x_0 logits for multinomial, predicted noise for Gaussian one-hot). With a
+    ``prior``, the network's output is added to an analytic marginal prior (prior.py).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, config: DiffusionConfig) -> None:
+    def __init__(self, in_dim: int, out_dim: int, config: DiffusionConfig, prior: MarginalPrior | None = None) -> None:
         super().__init__()
+        self.prior = prior  # parameter-free skip connection (see prior.py); None = plain network
         width = config.hidden_dim
         self.time_embed_dim = config.time_embed_dim
         self.time_fc1 = nn.Linear(config.time_embed_dim, width)
@@ -74,7 +77,8 @@ class Denoiser(nn.Module):
         h = self.in_proj(x_t) + temb  # (B, H)
         for block in self.blocks:
             h = block(h)  # (B, H)
-        return self.out_proj(self.act(self.out_norm(h)))  # (B, out_dim)
+        raw = self.out_proj(self.act(self.out_norm(h)))  # (B, out_dim)
+        return raw if self.prior is None else self.prior.apply(raw, x_t, t)
 
 
 @torch.no_grad()

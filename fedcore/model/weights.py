@@ -9,6 +9,7 @@ from torch import nn
 from fedcore.model.config import DiffusionConfig
 from fedcore.model.denoiser import Denoiser, initialize_denoiser
 from fedcore.model.diffusion import TabularDiffusion
+from fedcore.model.prior import MarginalPrior
 from fedcore.preprocessing.encoded import TabularLayout
 
 _WRAPPER_PREFIXES = ("_module.", "module.")  # Opacus GradSampleModule, DDP / DPDDP
@@ -39,7 +40,12 @@ def build_model(
         denoiser = Denoiser(in_dim, out_dim, config)
     denoiser = denoiser.to_empty(device="cpu")
     initialize_denoiser(denoiser, generator)
-    return TabularDiffusion(layout, config, denoiser)
+    model = TabularDiffusion(layout, config, denoiser)
+    if config.marginal_prior:
+        denoiser.prior = MarginalPrior(
+            model.schedule, layout.num_features, layout.cat_cardinalities, config.cat_diffusion == "multinomial"
+        )
+    return model
 
 
 def initial_weights(layout: TabularLayout, config: DiffusionConfig, seed: int) -> dict[str, np.ndarray]:

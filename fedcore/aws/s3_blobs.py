@@ -1,0 +1,61 @@
+"""Sealed blobs in the hub bucket, with create-only writes (S3 conditional PUT)."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+class BlobExistsError(RuntimeError):
+    """A create-only write found the key already present."""
+
+
+class BlobNotFoundError(KeyError):
+    """No object at this key."""
+
+
+class S3BlobStore:
+    def __init__(self, bucket: str, client=None) -> None:
+        self.bucket = bucket
+        self._s3 = client or boto3.client("s3")
+
+    def put_new(self, key: str, data: bytes) -> None:
+        """Write only if absent (``If-None-Match: *``): a retry can never overwrite."""
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise BlobExistsError(f"s3://{self.bucket}/{key} already exists") from exc
+            raise
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise BlobNotFoundError(f"s3://{self.bucket}/{key} does not exist") from exc
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def presigned_get(self, key: str, expires_seconds: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
+        )

@@ -1,0 +1,54 @@
+"""What a spoke's sealed release carries besides tensors: its privacy spend and row count.
+
+The metadata travels inside the sealed, authenticated payload (reserved ``_meta/`` names),
+so the hub charges the ledger from numbers the spoke cannot later deny and nobody in
+between can alter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fedcore.privacy import StepRecord
+
+META = "_meta/"
+
+
+@dataclass(frozen=True)
+class ReleaseMeta:
+    num_examples: int
+    record: StepRecord | None  # None: released without DP
+    mean_loss: float | None = None
+
+
+def attach_meta(tensors: dict[str, np.ndarray], meta: ReleaseMeta) -> dict[str, np.ndarray]:
+    out = dict(tensors)
+    out[f"{META}num_examples"] = np.array([meta.num_examples], dtype=np.int64)
+    if meta.record is not None:
+        out[f"{META}noise_multiplier"] = np.array([meta.record.noise_multiplier], dtype=np.float64)
+        out[f"{META}sample_rate"] = np.array([meta.record.sample_rate], dtype=np.float64)
+        out[f"{META}steps"] = np.array([meta.record.steps], dtype=np.int64)
+    if meta.mean_loss is not None:
+        out[f"{META}mean_loss"] = np.array([meta.mean_loss], dtype=np.float64)
+    return out
+
+
+def split_meta(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], ReleaseMeta]:
+    """Separate the payload from its metadata; ValueError if the metadata is malformed."""
+    payload = {k: v for k, v in tensors.items() if not k.startswith(META)}
+    meta = {k[len(META):]: v for k, v in tensors.items() if k.startswith(META)}
+    try:
+        num_examples = int(meta["num_examples"][0])
+        record = None
+        if "noise_multiplier" in meta:
+            record = StepRecord(
+                float(meta["noise_multiplier"][0]), float(meta["sample_rate"][0]), int(meta["steps"][0])
+            )
+        loss = float(meta["mean_loss"][0]) if "mean_loss" in meta else None
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(f"release metadata is malformed: {exc}") from exc
+    if num_examples < 1:
+        raise ValueError(f"release claims {num_examples} examples")
+    return payload, ReleaseMeta(num_examples, record, loss)

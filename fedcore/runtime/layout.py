@@ -1,0 +1,29 @@
+"""Where things live in the hub bucket (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+
+def update_key(run_id: str, round_: int, spoke: str) -> str:
+    """A spoke's sealed update; round 0 holds its setup statistics."""
+    return f"updates/{run_id}/{round_:04d}/{spoke}"
+
+
+def updates_prefix(run_id: str, round_: int) -> str:
+    return f"updates/{run_id}/{round_:04d}/"
+
+
+def model_key(run_id: str, round_: int) -> str:
+    """The sealed global model after ``round_`` (0 = the initial model)."""
+    return f"models/{run_id}/{round_:04d}.sealed"
+
+
+def preprocessor_key(run_id: str) -> str:
+    return f"models/{run_id}/preprocessor.json"
+
+
+def aggregator_state_key(run_id: str, round_: int) -> str:
+    return f"runs/{run_id}/aggregator/{round_:04d}.sealed"
+
+
+def synthetic_key(request_id: str) -> str:
+    return f"generated/{request_id}.csv"
