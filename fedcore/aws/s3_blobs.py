@@ -5,13 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import ClientError
 
-
-class BlobExistsError(RuntimeError):
-    """A create-only write found the key already present."""
-
-
-class BlobNotFoundError(KeyError):
-    """No object at this key."""
+from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError
 
 
 class S3BlobStore:

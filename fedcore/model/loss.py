@@ -22,7 +22,8 @@ class DiffusionLoss(nn.Module):
 
     Numeric part: MSE (Ho et al. 2020) or Huber on the predicted noise. Categorical part for
     multinomial diffusion: KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) and, at t = 0, the
-    decoder negative log-likelihood (Hoogeboom et al. 2021; TabDDPM). For gaussian_onehot the
+    decoder negative log-likelihood (Hoogeboom et al. 2021; TabDDPM), optionally plus a weighted
+    cross-entropy of the predicted x_0 (Austin et al. 2021's hybrid loss). For gaussian_onehot the
     categorical part is the noise-prediction loss on the one-hot block. ``reduction`` follows
     torch loss semantics: ``"none"`` gives the (B,) per-row losses.
     """
@@ -64,10 +65,13 @@ class DiffusionLoss(nn.Module):
         log_ab_s = d.log_ab_prev[t][:, None, None]  # (B, 1, 1)
         log_xt = coder.log_onehot(target.xt_cat)  # (B, Dc, K_max)
         log_q = posterior(coder, coder.log_onehot(target.x0_cat), log_xt, log_ab_t, log_ab_s)
-        log_p = posterior(coder, coder.log_softmax(output[:, dn:]), log_xt, log_ab_t, log_ab_s)
+        log_x0 = coder.log_softmax(output[:, dn:])  # (B, Dc, K_max) predicted p(x_0 | x_t)
+        log_p = posterior(coder, log_x0, log_xt, log_ab_t, log_ab_s)
         kl = kl_categorical(log_q, log_p)  # (B, Dc)
         nll = nll_categorical(target.x0_cat, log_p)  # (B, Dc)
         cat_loss = torch.where((t == 0)[:, None], nll, kl).mean(dim=1)  # (B,)
+        if self.config.cat_ce_weight > 0:  # Austin et al. 2021's auxiliary loss on x_0 itself
+            cat_loss = cat_loss + self.config.cat_ce_weight * nll_categorical(target.x0_cat, log_x0).mean(dim=1)
         return num_loss + self.config.cat_loss_weight * cat_loss
 
     def forward(self, output: torch.Tensor, target: DiffusionTarget) -> torch.Tensor:

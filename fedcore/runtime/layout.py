@@ -27,3 +27,13 @@ def aggregator_state_key(run_id: str, round_: int) -> str:
 
 def synthetic_key(request_id: str) -> str:
     return f"generated/{request_id}.csv"
+
+
+def config_key(run_id: str) -> str:
+    """The run's config, readable by the spokes (they may read ``models/*`` only)."""
+    return f"models/{run_id}/config.json"
+
+
+def schema_key(run_id: str) -> str:
+    """The table schema every spoke must conform to."""
+    return f"models/{run_id}/schema.json"

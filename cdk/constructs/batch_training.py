@@ -1,0 +1,95 @@
+"""AWS Batch on GPUs in a spoke account: compute environment that scales to zero, queue, trainer job."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from aws_cdk import Duration, Size
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk import nag
+from cdk.config import BatchSettings
+from cdk.constructs.encryption import EncryptedLogGroup
+from cdk.constructs.managed_policy_role import ManagedPolicyRole
+
+
+class BatchTraining(Construct):
+    """`compute_environment` (GPU instance types, 0 vCPUs when idle, IMDSv2, encrypted disks),
+    `job_queue` and `job_definition` (trainer image, GPUs, timeout, retries on host failures)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: BatchSettings, vpc: ec2.IVpc,
+                 subnets: ec2.SubnetSelection, image: ecs.ContainerImage, job_role: iam.IRole, key: kms.IKey,
+                 log_retention_days: int, queue_name: str, job_definition_name: str,
+                 environment: Mapping[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        security_group = ec2.SecurityGroup(
+            self, "Instances", vpc=vpc, allow_all_outbound=False,
+            description="Trainer instances: HTTPS to VPC endpoints only")
+        # No internet route exists; 443 reaches the interface endpoints and the S3 gateway prefixes.
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS endpoints")
+        launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,  # containers cannot reach the instance role through IMDS
+            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
+                200, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3, delete_on_termination=True))],
+        )
+        self.compute_environment = batch.ManagedEc2EcsComputeEnvironment(
+            self,
+            "Gpu",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
+            instance_types=[ec2.InstanceType(name) for name in settings.instance_types],
+            use_optimal_instance_classes=False,
+            images=[batch.EcsMachineImage(image_type=batch.EcsMachineImageType.ECS_AL2023_NVIDIA)],
+            launch_template=launch_template,
+            minv_cpus=0,
+            maxv_cpus=settings.max_vcpus,
+            spot=False,
+            update_to_latest_image_version=True,
+        )
+        nag.acknowledge_aws_managed_policy(
+            self.compute_environment,
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonEC2ContainerServiceforEC2Role"),
+            nag.Reason.AWS_SERVICE_ROLE_POLICY)
+        self.job_queue = batch.JobQueue(
+            self, "Queue", job_queue_name=queue_name, priority=1,
+            compute_environments=[batch.OrderedComputeEnvironment(
+                compute_environment=self.compute_environment, order=1)])
+
+        execution_role = ManagedPolicyRole(
+            self, "ExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+        logs = EncryptedLogGroup(self, "Logs", key=key, retention_days=log_retention_days)
+        container = batch.EcsEc2ContainerDefinition(
+            self,
+            "Trainer",
+            image=image,
+            cpu=settings.job_vcpus,
+            memory=Size.mebibytes(settings.job_memory_mib),
+            gpu=settings.job_gpus,
+            environment=dict(environment),
+            job_role=job_role,
+            execution_role=execution_role,
+            logging=ecs.LogDriver.aws_logs(stream_prefix="trainer", log_group=logs),
+        )
+        self.job_definition = batch.EcsJobDefinition(
+            self,
+            "JobDefinition",
+            job_definition_name=job_definition_name,
+            container=container,
+            timeout=Duration.minutes(settings.job_timeout_minutes),
+            retry_attempts=2,
+            retry_strategies=[
+                # Retry only when the instance went away; a failing trainer exits at once.
+                batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_status_reason="Host EC2*")),
+                batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*")),
+            ],
+            propagate_tags=True,
+        )

@@ -1,0 +1,126 @@
+"""The researchers' HTTPS API: API Gateway (REST) with a Cognito authorizer in front of the API Lambda.
+
+Every route goes to the FastAPI app (Lambda proxy), which enforces the `researcher` / `admin` groups
+from the token's cognito:groups claim; API Gateway authenticates, validates, throttles, logs and is
+protected by WAF.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from cdk import nag
+from cdk.constructs.encryption import EncryptedLogGroup
+from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.constructs.web_acl import RateLimitedWebAcl
+
+GROUPS = {"researcher": "May generate synthetic records and read runs and budgets",
+          "admin": "May also start runs, reset budgets and read the audit log"}
+STAGE = "v1"
+
+
+class ResearchApi(Construct):
+    """`user_pool` (MFA required, Plus feature plan, groups in GROUPS), `client`, and `rest_api`
+    (Cognito authorizer, request validation, stage throttling, access and execution logs, X-Ray, WAF)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, handler: lambda_.IFunction,
+                 key: kms.IKey, log_retention_days: int, throttle_rate: float, throttle_burst: int,
+                 waf_rate_limit: int) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            user_pool_name=name,
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=14, require_lowercase=True, require_uppercase=True, require_digits=True,
+                require_symbols=True, temp_password_validity=Duration.days(3)),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for group, description in GROUPS.items():
+            cognito.CfnUserPoolGroup(self, f"{group.capitalize()}Group", user_pool_id=self.user_pool.user_pool_id,
+                                     group_name=group, description=description)
+        self.client = self.user_pool.add_client(
+            "ResearchClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.hours(12),
+        )
+
+        access_logs = EncryptedLogGroup(self, "AccessLogs", key=key, retention_days=log_retention_days)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=name,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                throttling_rate_limit=throttle_rate,
+                throttling_burst_limit=throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request and response bodies may carry synthetic patient rows
+                tracing_enabled=True,
+                metrics_enabled=True,
+            ),
+        )
+        stage = self.rest_api.deployment_stage
+        nag.acknowledge(stage, nag.Reason.NO_API_CACHE, "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
+                        "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted")
+        nag.acknowledge(stage, nag.Reason.NO_CLIENT_CERTIFICATE, "HIPAA.Security-APIGWSSLEnabled",
+                        "NIST.800.53.R5-APIGWSSLEnabled")
+
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+        validator = apigw.RequestValidator(self, "Validator", rest_api=self.rest_api,
+                                           validate_request_body=True, validate_request_parameters=True)
+        integration = apigw.LambdaIntegration(handler, proxy=True)
+        method_options = dict(
+            authorizer=authorizer,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            request_validator=validator,
+            request_parameters={"method.request.header.Authorization": True},
+        )
+        self.rest_api.root.add_method("ANY", integration, **method_options)
+        self.rest_api.root.add_resource("{proxy+}").add_method("ANY", integration, **method_options)
+
+        self._execution_logs(key, log_retention_days, access_logs)
+        RateLimitedWebAcl(self, "Waf", name=name, resource_arn=stage.stage_arn, rate_limit=waf_rate_limit,
+                          key=key, log_retention_days=log_retention_days).node.add_dependency(stage)
+
+    def _execution_logs(self, key: kms.IKey, log_retention_days: int, access_logs: EncryptedLogGroup) -> None:
+        """API Gateway writes execution logs with the account's CloudWatch role into a group it would
+        create unencrypted and without retention; create that group first, and the role, scoped to it."""
+        stage = self.rest_api.deployment_stage
+        execution_logs = EncryptedLogGroup(
+            self, "ExecutionLogs", key=key, retention_days=log_retention_days,
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE}")
+        stage.node.add_dependency(execution_logs)
+        role = ManagedPolicyRole(self, "CloudWatchRole",
+                                 assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            resources=[execution_logs.log_group_arn, access_logs.log_group_arn]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=["*"]))
+        account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
+        account.node.add_dependency(role)
+        stage.node.add_dependency(account)

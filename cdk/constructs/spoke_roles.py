@@ -1,0 +1,84 @@
+"""The two spoke roles the hub depends on: the trainer's job role and the hub's launch role.
+
+Both have fixed names (naming.Names) because the hub refers to them from another account.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk import nag
+from cdk.config import Spoke
+from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.naming import Names
+
+
+def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, data_bucket: s3.IBucket,
+                     data_key: str, spoke_key: kms.IKey) -> ManagedPolicyRole:
+    """Reads its own data object; reads the hub's models/*; writes only updates/*/*/<spoke>*; seals
+    with the hub key only under encryption context spoke=<spoke> and opens only kind=model."""
+    role = ManagedPolicyRole(scope, construct_id, role_name=names.job_role(spoke),
+                             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    region = Stack.of(scope).region
+    via_s3 = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
+    data_object = data_bucket.arn_for_objects(data_key)
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_object]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:Decrypt"], resources=[spoke_key.key_arn],
+        conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": data_object}}))
+
+    models = f"{names.hub_bucket_arn}/models/*"
+    updates = f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}*"
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["s3:ListBucket"], resources=[names.hub_bucket_arn],
+        conditions={"StringLike": {"s3:prefix": "models/*"}}))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[updates]))
+
+    hub_key = [names.hub_key_arn_pattern]
+    is_hub_key = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": names.hub_key_alias}}
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:GenerateDataKey"], resources=hub_key,
+        conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:spoke": spoke.id}}))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:Decrypt"], resources=hub_key,
+        conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=hub_key,
+        conditions={**is_hub_key, "StringEquals": via_s3,
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [models, updates]}}))
+
+    nag.acknowledge_wildcard_resources(role, [models, updates], nag.Reason.OBJECT_PREFIX)
+    nag.acknowledge_wildcard_resources(role, hub_key, nag.Reason.HUB_KEY_BY_ALIAS)
+    return role
+
+
+def launch_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, job_queue_arn: str,
+                job_definition_name: str) -> ManagedPolicyRole:
+    """Trusted only by the hub state machine's role (with the state machine ARN as external id);
+    may only submit jobs to this queue, describe jobs, and terminate jobs."""
+    partition = Stack.of(scope).partition
+    batch_arn = f"arn:{partition}:batch:{spoke.region}:{spoke.account}"
+    role = ManagedPolicyRole(
+        scope, construct_id,
+        role_name=names.launch_role(spoke),
+        # The hub role may not exist yet when this stack deploys, so trust the hub account and pin the
+        # caller with aws:PrincipalArn; Step Functions passes the state machine ARN as external id.
+        assumed_by=iam.AccountPrincipal(names.config.hub_account).with_conditions({
+            "ArnEquals": {"aws:PrincipalArn": names.state_machine_role_arn},
+            "StringEquals": {"sts:ExternalId": names.state_machine_arn},
+        }),
+    )
+    definitions = [f"{batch_arn}:job-definition/{job_definition_name}",
+                   f"{batch_arn}:job-definition/{job_definition_name}:*"]
+    jobs = f"{batch_arn}:job/*"
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["batch:SubmitJob"], resources=[job_queue_arn, *definitions]))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["batch:TerminateJob"], resources=[jobs]))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]))
+    nag.acknowledge_wildcard_resources(role, [*definitions, jobs], nag.Reason.RUNTIME_IDS)
+    return role

@@ -1,0 +1,46 @@
+"""Finalize: record how the run ended and publish its last global model as a version."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from fedcore.runtime import layout
+from fedcore.runtime.ports import HubServices
+from fedcore.runtime.run_state import load_run, run_config
+
+FINAL_STATUSES = ("COMPLETED", "BUDGET_EXHAUSTED", "FAILED")
+
+
+def finalize(services: HubServices, run_id: str, status: str, error: str | None = None) -> dict:
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"status must be one of {FINAL_STATUSES}, got {status!r}")
+    run = load_run(services, run_id)
+    cfg = run_config(run)
+    rounds = services.runs.list_rounds(run_id)
+    last_round = max((m["round"] for m in rounds), default=0)
+    epsilon = {s: services.ledger.spent(s) for s in run["spokes"]} if cfg.privacy.enabled else {}
+    version = None
+    if status != "FAILED" and last_round > 0:
+        sealed = services.blobs.get(layout.model_key(run_id, last_round))
+        version = f"{run_id}-r{last_round:04d}"
+        services.runs.put_model_version({
+            "version": version,
+            "run_id": run_id,
+            "round": last_round,
+            "model_key": layout.model_key(run_id, last_round),
+            "preprocessor_key": layout.preprocessor_key(run_id),
+            "sha256": hashlib.sha256(sealed).hexdigest(),
+            "model": cfg.diffusion_config().to_dict(),
+            "epsilon": epsilon,
+            "delta": cfg.privacy.delta if cfg.privacy.enabled else None,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+    fields = {"status": status, "rounds_completed": last_round, "epsilon": epsilon, "model_version": version,
+              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if error:
+        fields["error"] = str(error)[:1000]
+    services.runs.update_run(run_id, fields)
+    services.audit.append("hub", "run.finished", f"run/{run_id}/finished",
+                          {"run_id": run_id, "status": status, "rounds": last_round, "model_version": version})
+    return {"run_id": run_id, "status": status, "rounds_completed": last_round, "model_version": version}

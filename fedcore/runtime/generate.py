@@ -1,0 +1,40 @@
+"""Synthetic rows from a published model version: the path the API and the demo share."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fedcore.federation.spoke import model_context
+from fedcore.model.config import DiffusionConfig, SamplingConfig
+from fedcore.runtime import layout
+from fedcore.runtime.ports import HubServices
+from fedcore.runtime.run_state import read_preprocessor
+from fedcore.sealing import open_model
+from fedcore.synthesize import generate_synthetic
+
+
+class NoPublishedModelError(LookupError):
+    """No model version has been published yet (or the named one does not exist)."""
+
+
+def find_model_version(services: HubServices, version: str | None = None) -> dict:
+    versions = services.runs.list_model_versions()
+    if not versions:
+        raise NoPublishedModelError("no model has been published yet; finish a training run first")
+    if version is None:
+        return max(versions, key=lambda v: (v["created_at"], v["version"]))
+    for record in versions:
+        if record["version"] == version:
+            return record
+    raise NoPublishedModelError(f"no published model version {version!r}")
+
+
+def generate_from_version(
+    services: HubServices, record: dict, rows: int, sampling: SamplingConfig, seed: int,
+    conditions: dict[str, object] | None = None,
+) -> pd.DataFrame:
+    weights = open_model(services.blobs.get(record["model_key"]), model_context(record["run_id"], record["round"]),
+                         services.keys)
+    preprocessor = read_preprocessor(services.blobs, record["run_id"])
+    return generate_synthetic(weights, preprocessor, DiffusionConfig.from_dict(record["model"]), rows, sampling,
+                              seed, conditions)

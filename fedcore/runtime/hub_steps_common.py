@@ -1,0 +1,55 @@
+"""Pieces the hub steps share: reading releases from the bucket, charging, auditing failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fedcore.federation.spoke import SealedRelease
+from fedcore.runtime import layout
+from fedcore.runtime.ports import HubServices
+
+
+def iter_releases(services: HubServices, run_id: str, round_: int) -> Iterator[SealedRelease]:
+    """Every object under ``updates/<run>/<round>/``, fetched one at a time (streaming)."""
+    prefix = layout.updates_prefix(run_id, round_)
+    for key in services.blobs.list_keys(prefix):
+        spoke = key[len(prefix):]
+        yield SealedRelease(spoke=spoke, round=round_, blob=services.blobs.get(key))
+
+
+def charger(services: HubServices, run_id: str, round_: int, planned: dict):
+    """Charge every released update once: its sealed spend, or its plan if it will not open."""
+
+    def charge(spoke: str, meta) -> None:
+        record = meta.record if meta is not None else planned.get(spoke)
+        if record is not None:
+            services.ledger.charge(spoke, run_id, round_, record)
+
+    return charge
+
+
+def audit_failed_jobs(services: HubServices, run_id: str, round_: int, results: list[dict] | None) -> list[str]:
+    """Record every spoke whose job the state machine reported as failed; return their ids."""
+    failed = []
+    for result in results or []:
+        if result.get("status") == "FAILED":
+            spoke = str(result.get("spoke_id"))
+            failed.append(spoke)
+            services.audit.append(
+                "hub", "spoke.failed", f"failed/{run_id}/{round_}/{spoke}",
+                {"run_id": run_id, "round": round_, "spoke": spoke, "error": _short(result.get("error"))},
+            )
+    return failed
+
+
+def audit_rejections(services: HubServices, run_id: str, round_: int, rejected: dict[str, str]) -> None:
+    for spoke, reason in sorted(rejected.items()):
+        services.audit.append(
+            "hub", "update.rejected", f"rejected/{run_id}/{round_}/{spoke}",
+            {"run_id": run_id, "round": round_, "spoke": spoke, "reason": _short(reason)},
+        )
+
+
+def _short(value, limit: int = 500) -> str:
+    text = str(value) if value is not None else ""
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,56 @@
+"""InitRun: validate the config, record the run, publish the config to the spokes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from fedcore.privacy import UnknownSpokeError
+from fedcore.run_config import RunConfig
+from fedcore.runtime import layout
+from fedcore.runtime.ports import BlobExistsError, HubServices
+from fedcore.schema import Schema
+
+logger = logging.getLogger(__name__)
+
+
+class RunConflictError(ValueError):
+    """A run with this id exists with a different configuration."""
+
+
+def init_run(
+    services: HubServices, run_id: str, config: dict, schema: Schema, spokes: list[dict], default_limit: float
+) -> dict:
+    """Idempotent: a retried InitRun with the same config returns the same answer.
+
+    ``spokes`` are the deployment's hospitals ({"spoke_id", ..., "epsilon_limit"?}); their
+    ledger limits are set only if the ledger has none yet (admins own limits afterwards).
+    """
+    cfg = RunConfig.model_validate(dict(config) | {"run_id": run_id})
+    if len(spokes) < cfg.quorum:
+        raise ValueError(f"{len(spokes)} spokes cannot meet a quorum of {cfg.quorum}")
+    record = {
+        "status": "RUNNING",
+        "config": cfg.model_dump(mode="json"),
+        "spokes": [s["spoke_id"] for s in spokes],
+        "current_round": 0,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if not services.runs.create_run(run_id, record):
+        existing = services.runs.get_run(run_id)
+        if existing["config"] != record["config"]:
+            raise RunConflictError(f"run {run_id!r} already exists with a different configuration")
+    for key, body in ((layout.config_key(run_id), record["config"]), (layout.schema_key(run_id), schema.to_dict())):
+        try:
+            services.blobs.put_new(key, json.dumps(body, sort_keys=True).encode())
+        except BlobExistsError:
+            pass  # written by an earlier attempt of this same run
+    for spoke in spokes:
+        try:
+            services.ledger.limit(spoke["spoke_id"])
+        except UnknownSpokeError:
+            services.ledger.set_limit(spoke["spoke_id"], float(spoke.get("epsilon_limit") or default_limit))
+    services.audit.append("hub", "run.started", f"run/{run_id}/started",
+                          {"run_id": run_id, "spokes": record["spokes"], "rounds": cfg.rounds})
+    return {"run_id": run_id, "round": 0, "rounds": cfg.rounds, "quorum": cfg.quorum, "spokes": spokes}
