@@ -25,6 +25,15 @@ test: $(VENV)
 test-quick: $(VENV)
 	$(PY) -m pytest -q -m "not slow and not cdk"
 
+CDK_ENV ?= dev
+
+synth: $(VENV)
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"env": "$(CDK_ENV)"}' $(PY) cdk/app.py
+
+lint: synth
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
 bench: $(VENV)
 	$(PY) -m fedcore bench --json
 

@@ -38,20 +38,15 @@ class Reason:
         "The wildcard is the object key below a fixed prefix (run, round and spoke are chosen at run time), "
         "so the prefix is the narrowest boundary that can be written down.")
     RUNTIME_IDS = (
-        "The resource ids (ENIs, Batch jobs, executions, job-definition revisions) are created at run time; "
+        "The resource ids (Batch jobs, job-definition revisions, state machine executions) are created at run time; "
         "the statement is pinned to this environment's named resources by the fixed part of the ARN.")
     HUB_KEY_BY_ALIAS = (
         "The hub key lives in another account and its key id is unknown at synth time; the statement is pinned "
         "to it by kms:ResourceAliases and to this spoke by its encryption-context condition.")
-    ACCESS_LOG_TARGET = (
-        "This bucket is the server access log target of its sibling bucket; logging it as well would need "
-        "another log bucket without end.")
-    ACCESS_LOG_SSE_S3 = (
-        "S3 server access log delivery only supports SSE-S3 on the target bucket (S3 User Guide, "
-        "'Enabling Amazon S3 server access logging').")
     NO_REPLICATION = (
-        "Replication would copy the data to a second region, while config pins hub and spokes to one region; "
-        "versioning restores overwritten or deleted objects.")
+        "Versioning keeps every deleted or overwritten object recoverable and the contents can be rebuilt "
+        "(patient tables are copies of hospital records, models and updates are re-trained), so a replica would "
+        "only add another copy of sensitive data to protect.")
     AWS_SERVICE_ROLE_POLICY = (
         "This is the AWS-managed policy that the service documents for this role and keeps current as its API "
         "changes; only that service's principal can assume the role.")

@@ -1,5 +1,7 @@
 """The denoiser is Opacus-compatible and built deterministically without the global RNG."""
 
+import dataclasses
+
 import numpy as np
 import torch
 from opacus.validators import ModuleValidator
@@ -22,14 +24,35 @@ def test_denoiser_passes_opacus_strict_validation_and_has_no_buffers():
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.denoiser.modules())
 
 
-def test_denoiser_output_shape_and_zero_initial_prediction():
+def test_initial_network_is_zero_so_the_model_starts_as_its_marginal_prior():
+    plain = build_model(LAYOUT, dataclasses.replace(CONFIG, marginal_prior=False), seed=0)
     model = build_model(LAYOUT, CONFIG, seed=0)
-    x = torch.randn(5, 3 + 9)
+    t = torch.tensor([0, 1, 5, 10, 19])
+    x = torch.cat([torch.randn(5, 3), model.coder.onehot_flat(torch.tensor([[1, 0, 3]] * 5))], dim=1)
 
-    out = model.denoiser(x, torch.tensor([0, 1, 5, 10, 19]))
+    raw = plain.denoiser(x, t)
+    out = model.denoiser(x, t)
 
-    assert out.shape == (5, 3 + 9)
-    assert torch.count_nonzero(out) == 0  # zero-initialised output layer
+    assert raw.shape == out.shape == (5, 3 + 9)
+    assert torch.count_nonzero(raw) == 0
+    ab = model.schedule.alpha_bar[t].float()
+    assert torch.allclose(out[:, :3], (1 - ab).sqrt()[:, None] * x[:, :3], atol=1e-6)  # E[eps | x_t], x_0 ~ N(0, 1)
+    probs = torch.softmax(out[:, 3:5], dim=1)  # feature 0 (2 categories), current category 1
+    assert torch.allclose(probs[:, 1], ab + (1 - ab) / 2, atol=1e-5)  # q(x_t | x_0) under a uniform prior
+
+
+def test_network_accepts_noise_draws_as_an_extra_axis():
+    model = build_model(LAYOUT, CONFIG, seed=0)
+    with torch.no_grad():
+        model.denoiser.out_proj.weight.normal_(generator=torch.Generator().manual_seed(0))
+    x = torch.randn(4, 3, 12)
+    t = torch.randint(0, 20, (4, 3), generator=torch.Generator().manual_seed(0))
+
+    stacked = model.denoiser(x, t)
+    one_by_one = torch.stack([model.denoiser(x[:, k], t[:, k]) for k in range(3)], dim=1)
+
+    assert stacked.shape == (4, 3, 12)
+    assert torch.allclose(stacked, one_by_one, atol=1e-5)
 
 
 def test_build_model_is_deterministic_and_leaves_global_rng_alone():

@@ -20,7 +20,8 @@ _RETENTION = {
     2192: logs.RetentionDays.SIX_YEARS, 2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
     3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
 }
-assert set(_RETENTION) == LOG_RETENTION_DAYS
+if set(_RETENTION) != LOG_RETENTION_DAYS:
+    raise RuntimeError("config.LOG_RETENTION_DAYS and the RetentionDays table disagree")
 
 
 def platform_key(scope: Construct, construct_id: str, *, alias: str, description: str) -> kms.Key:

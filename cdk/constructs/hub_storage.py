@@ -26,6 +26,8 @@ class HubStorage(Construct):
                  update_retention_days: int) -> None:
         super().__init__(scope, construct_id)
         self._region = Stack.of(self).region
+        # The key policy must not reference the bucket resource (the bucket already references the key).
+        self._bucket_arn = names.hub_bucket_arn
         self.key = platform_key(self, "Key", alias=names.hub_key_alias,
                                 description=f"{names.prefix} hub: bucket, tables, logs and sealed updates")
         self.bucket = SecureBucket(
@@ -70,12 +72,13 @@ class HubStorage(Construct):
             sid=f"OpenModels{sid}", principals=[principal], actions=["kms:Decrypt"], resources=["*"],
             conditions={"ArnEquals": job_role, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
         # S3 calls KMS on the caller's behalf for SSE-KMS, with the object ARN as context.
+        object_arns = [f"{self._bucket_arn}/models/*", f"{self._bucket_arn}/updates/*/*/{spoke.spoke_id}*"]
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid=f"BucketObjects{sid}", principals=[principal], actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=["*"],
             conditions={"ArnEquals": job_role,
                         "StringEquals": {"kms:ViaService": f"s3.{self._region}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [models, updates]}}))
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": object_arns}}))
 
     # --- hub functions (same account: their IAM policy alone decides) -------------------------------
     def grant_read(self, grantee: iam.IGrantable, *prefixes: str) -> None:

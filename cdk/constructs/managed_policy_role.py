@@ -26,6 +26,11 @@ class ManagedPolicyRole(iam.Role):
         self._scoped: iam.ManagedPolicy | None = None
         self._unscoped: iam.ManagedPolicy | None = None
 
+    @property
+    def policies(self) -> list[iam.ManagedPolicy]:
+        """The customer-managed policies created so far (scoped first)."""
+        return [policy for policy in (self._scoped, self._unscoped) if policy is not None]
+
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         policy = self._unscoped_policy(statement) if self._is_unscoped(statement) else self._scoped_policy()
         policy.add_statements(statement)

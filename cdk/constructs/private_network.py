@@ -12,6 +12,8 @@ from constructs import Construct
 from cdk.constructs.encryption import EncryptedLogGroup
 from cdk.constructs.managed_policy_role import ManagedPolicyRole
 
+CIDR = "10.0.0.0/16"
+
 
 class PrivateNetwork(Construct):
     """Isolated subnets (no internet or NAT gateway), flow logs, a closed default security group,
@@ -32,7 +34,7 @@ class PrivateNetwork(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr("10.0.0.0/16"),
+            ip_addresses=ec2.IpAddresses.cidr(CIDR),
             max_azs=max_azs,
             nat_gateways=0,
             subnet_configuration=[
@@ -54,8 +56,11 @@ class PrivateNetwork(Construct):
         for service in gateway_endpoints:
             self.vpc.add_gateway_endpoint(_endpoint_id(service.name), service=service, subnets=[self.subnets])
         for service in interface_endpoints:
-            self.vpc.add_interface_endpoint(
-                _endpoint_id(service.short_name), service=service, subnets=self.subnets, private_dns_enabled=True)
+            endpoint = self.vpc.add_interface_endpoint(
+                _endpoint_id(service.short_name), service=service, subnets=self.subnets, private_dns_enabled=True,
+                open=False)
+            # A literal CIDR rather than the VPC's CidrBlock attribute, so that rule checks can read it.
+            endpoint.connections.allow_from(ec2.Peer.ipv4(CIDR), ec2.Port.tcp(443), "HTTPS from inside the VPC")
 
 
 def _endpoint_id(service_name: str) -> str:

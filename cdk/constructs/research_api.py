@@ -105,7 +105,7 @@ class ResearchApi(Construct):
 
         self._execution_logs(key, log_retention_days, access_logs)
         RateLimitedWebAcl(self, "Waf", name=name, resource_arn=stage.stage_arn, rate_limit=waf_rate_limit,
-                          key=key, log_retention_days=log_retention_days).node.add_dependency(stage)
+                          key=key, log_retention_days=log_retention_days)
 
     def _execution_logs(self, key: kms.IKey, log_retention_days: int, access_logs: EncryptedLogGroup) -> None:
         """API Gateway writes execution logs with the account's CloudWatch role into a group it would
@@ -122,5 +122,6 @@ class ResearchApi(Construct):
             resources=[execution_logs.log_group_arn, access_logs.log_group_arn]))
         role.add_to_principal_policy(iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=["*"]))
         account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
-        account.node.add_dependency(role)
+        for policy in role.policies:  # API Gateway checks the role's permissions when the account is set
+            account.node.add_dependency(policy)
         stage.node.add_dependency(account)

@@ -51,9 +51,7 @@ class RateLimitedWebAcl(Construct):
             visibility_config=_visibility(name),
             rules=rules,
         )
-        association = wafv2.CfnWebACLAssociation(
-            self, "Association", resource_arn=resource_arn, web_acl_arn=self.web_acl.attr_arn)
-        association.node.add_dependency(self.web_acl)
+        wafv2.CfnWebACLAssociation(self, "Association", resource_arn=resource_arn, web_acl_arn=self.web_acl.attr_arn)
 
         # WAF requires the log group name to start with aws-waf-logs- and its ARN without ":*".
         log_group_name = f"aws-waf-logs-{name}"

@@ -1,8 +1,9 @@
 """The audit chain in DynamoDB: create-only items, never updated or deleted.
 
-Key: ``chain`` (S) + ``seq`` (N). Entries live under ``chain = "entries"``; each event id
-also claims an item ``chain = "event#<id>", seq = 0`` in the same transaction, so one event
-is recorded once even when a Lambda is retried. The app role only needs PutItem, GetItem
+Key: ``pk`` (S) + ``sk`` (S). Entries live under ``pk = "entries"`` with ``sk`` the
+zero-padded sequence number (so string order is sequence order); each event id also claims
+an item ``pk = "event#<id>", sk = "event"`` in the same transaction, so one event is
+recorded once even when a Lambda is retried. The app role only needs PutItem, GetItem
 and Query; the stack denies UpdateItem and DeleteItem.
 """
 
@@ -26,14 +27,13 @@ class DynamoAuditStore:
 
     def put_entry(self, entry: AuditEntry) -> None:
         entry_item = {
-            "chain": {"S": ENTRIES},
-            "seq": {"N": str(entry.seq)},
+            **_entry_key(entry.seq),
             "entry": {"S": json.dumps(entry.to_dict(), sort_keys=True)},
             "action": {"S": entry.action},
             "timestamp": {"S": entry.timestamp},
         }
-        event_item = {"chain": {"S": f"event#{entry.event_id}"}, "seq": {"N": "0"}, "entry_seq": {"N": str(entry.seq)}}
-        condition = "attribute_not_exists(chain)"
+        event_item = {**_event_key(entry.event_id), "entry_seq": {"N": str(entry.seq)}}
+        condition = "attribute_not_exists(pk)"
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
@@ -49,7 +49,7 @@ class DynamoAuditStore:
     def last_entry(self) -> AuditEntry | None:
         response = self._ddb.query(
             TableName=self.table,
-            KeyConditionExpression="chain = :c",
+            KeyConditionExpression="pk = :c",
             ExpressionAttributeValues={":c": {"S": ENTRIES}},
             ScanIndexForward=False,
             Limit=1,
@@ -59,13 +59,11 @@ class DynamoAuditStore:
         return _entry(items[0]) if items else None
 
     def find_event(self, event_id: str) -> AuditEntry | None:
-        item = self._ddb.get_item(
-            TableName=self.table, Key={"chain": {"S": f"event#{event_id}"}, "seq": {"N": "0"}}, ConsistentRead=True
-        ).get("Item")
+        item = self._ddb.get_item(TableName=self.table, Key=_event_key(event_id), ConsistentRead=True).get("Item")
         if item is None:
             return None
         entry = self._ddb.get_item(
-            TableName=self.table, Key={"chain": {"S": ENTRIES}, "seq": item["entry_seq"]}, ConsistentRead=True
+            TableName=self.table, Key=_entry_key(int(item["entry_seq"]["N"])), ConsistentRead=True
         ).get("Item")
         return _entry(entry) if entry else None
 
@@ -73,13 +71,21 @@ class DynamoAuditStore:
         paginator = self._ddb.get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table,
-            KeyConditionExpression="chain = :c AND seq >= :s",
-            ExpressionAttributeValues={":c": {"S": ENTRIES}, ":s": {"N": str(start_seq)}},
+            KeyConditionExpression="pk = :c AND sk >= :s",
+            ExpressionAttributeValues={":c": {"S": ENTRIES}, ":s": _entry_key(start_seq)["sk"]},
             ConsistentRead=True,
         )
         for page in pages:
             for item in page.get("Items", []):
                 yield _entry(item)
+
+
+def _entry_key(seq: int) -> dict:
+    return {"pk": {"S": ENTRIES}, "sk": {"S": f"{seq:012d}"}}
+
+
+def _event_key(event_id: str) -> dict:
+    return {"pk": {"S": f"event#{event_id}"}, "sk": {"S": "event"}}
 
 
 def _entry(item: dict) -> AuditEntry:

@@ -2,7 +2,7 @@
 
 The account is stored as JSON text (``account``) next to a numeric ``version``; every put is
 conditional on the version read, so two writers can never both charge from the same state.
-Table key: ``spoke`` (S).
+Table key: ``pk`` (S) = the spoke id, ``sk`` (S) = ``"account"``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from fedcore.privacy import ConcurrentUpdateError
 
+ACCOUNT = "account"
+
 
 class DynamoLedgerStore:
     def __init__(self, table_name: str, client=None) -> None:
@@ -23,7 +25,7 @@ class DynamoLedgerStore:
         self._ddb = client or boto3.client("dynamodb")
 
     def get_account(self, spoke: str) -> dict[str, Any] | None:
-        item = self._ddb.get_item(TableName=self.table, Key={"spoke": {"S": spoke}}, ConsistentRead=True).get("Item")
+        item = self._ddb.get_item(TableName=self.table, Key=_key(spoke), ConsistentRead=True).get("Item")
         if item is None:
             return None
         account = json.loads(item["account"]["S"])
@@ -38,12 +40,12 @@ class DynamoLedgerStore:
         body = dict(account)
         body["version"] = new_version
         item = {
-            "spoke": {"S": spoke},
+            **_key(spoke),
             "version": {"N": str(new_version)},
             "account": {"S": json.dumps(body, sort_keys=True, allow_nan=False)},
         }
         if expected_version is None:
-            condition, values = "attribute_not_exists(spoke)", {}
+            condition, values = "attribute_not_exists(pk)", {}
         else:
             condition, values = "version = :expected", {":expected": {"N": str(expected_version)}}
         kwargs = {"TableName": self.table, "Item": item, "ConditionExpression": condition}
@@ -62,6 +64,10 @@ class DynamoLedgerStore:
     def list_spokes(self) -> list[str]:
         spokes: list[str] = []
         paginator = self._ddb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table, ProjectionExpression="spoke"):
-            spokes.extend(item["spoke"]["S"] for item in page.get("Items", []))
+        for page in paginator.paginate(TableName=self.table, ProjectionExpression="pk"):
+            spokes.extend(item["pk"]["S"] for item in page.get("Items", []))
         return sorted(spokes)
+
+
+def _key(spoke: str) -> dict:
+    return {"pk": {"S": spoke}, "sk": {"S": ACCOUNT}}

@@ -115,15 +115,29 @@ class TabularDiffusion:
         return self.coder.sample(log_q, generator)
 
     def training_inputs(
-        self, batch_num: torch.Tensor, batch_cat: torch.Tensor, generator: torch.Generator
+        self, batch_num: torch.Tensor, batch_cat: torch.Tensor, generator: torch.Generator, multiplicity: int = 1
     ) -> TrainingBatch:
         """Draw t uniformly, noise the batch, and pack the denoiser input with its targets.
 
         ``batch_num`` (B, Dn) float32 and ``batch_cat`` (B, Dc) int64 on ``self.device``; the
-        generator may live on another device (draws are moved). Inputs are not modified.
+        generator may live on another device (draws are moved). Inputs are not modified. With
+        ``multiplicity`` K > 1 every row gets K independent (t, noise) draws and all outputs
+        gain a K axis after the batch axis, (B, K, ...): the K draws stay one sample for DP,
+        and averaging their losses lowers the variance of each row's gradient before it is
+        clipped (noise multiplicity, Dockhorn et al. 2022).
         """
+        if multiplicity < 1:
+            raise ValueError(f"multiplicity must be >= 1, got {multiplicity}")
+        if multiplicity > 1:
+            flat = self.training_inputs(
+                batch_num.repeat_interleave(multiplicity, 0), batch_cat.repeat_interleave(multiplicity, 0), generator
+            )
+            b = batch_num.shape[0]
+            unflat = lambda x: x.reshape(b, multiplicity, *x.shape[1:])  # noqa: E731  (B*K, ...) -> (B, K, ...)
+            return TrainingBatch(unflat(flat.x_t), unflat(flat.t), DiffusionTarget(*(unflat(f) for f in flat.target)))
         b = batch_num.shape[0]
-        t = torch.randint(0, self.config.timesteps, (b,), generator=generator, device=generator.device)
+        u = torch.rand((b,), generator=generator, device=generator.device)
+        t = (self.config.timesteps * u ** (1.0 / self.config.t_power)).long().clamp(max=self.config.timesteps - 1)
         t = t.to(self._device)  # (B,)
         noise = randn((b, self.gaussian_dim), generator, self._device)  # (B, Dn + G)
         if self.config.cat_diffusion == "multinomial":

@@ -49,7 +49,15 @@ class DiffusionLoss(nn.Module):
         return per_elem.mean(dim=1)  # (B,)
 
     def per_row(self, output: torch.Tensor, target: DiffusionTarget) -> torch.Tensor:
-        """(B, out_dim) denoiser output -> (B,) loss per row."""
+        """(B, out_dim) denoiser output -> (B,) loss per row; (B, K, out_dim) -> (B,) mean over
+        the K draws of each row (noise multiplicity)."""
+        if output.dim() == 3:
+            b, k = output.shape[:2]
+            flat = DiffusionTarget(*(f.reshape(b * k, *f.shape[2:]) for f in target))
+            return self._per_draw(output.reshape(b * k, -1), flat).reshape(b, k).mean(dim=1)
+        return self._per_draw(output, target)
+
+    def _per_draw(self, output: torch.Tensor, target: DiffusionTarget) -> torch.Tensor:
         dn = self.num_features
         d = self.diffusion
         if self.config.cat_diffusion == "gaussian_onehot":

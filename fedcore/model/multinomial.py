@@ -10,7 +10,6 @@ TabDDPM (Kotelnikov et al. 2023).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 NEG = -1.0e4  # log-probability of an impossible (or padding) category; exp(NEG) == 0 in float32
 _LOG_ZERO = -69.0  # log(1e-30): TabDDPM's floor for the zeros of a one-hot vector
@@ -50,8 +49,8 @@ class CategoricalCoder:
 
     def log_onehot(self, index: torch.Tensor) -> torch.Tensor:
         """(B, Dc) indices -> (B, Dc, K_max) log one-hot (0 at the index, a floor elsewhere)."""
-        onehot = F.one_hot(index, self.k_max).float()  # (B, Dc, K_max)
-        log = torch.where(onehot > 0, 0.0, _LOG_ZERO)
+        slots = torch.arange(self.k_max, device=index.device)  # (K_max,)
+        log = torch.where(index[..., None] == slots, 0.0, _LOG_ZERO)  # (B, Dc, K_max)
         return log.masked_fill(~self.mask, NEG)
 
     def log_softmax(self, logits_flat: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

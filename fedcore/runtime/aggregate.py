@@ -20,8 +20,6 @@ from fedcore.federation.spoke import model_context
 
 logger = logging.getLogger(__name__)
 
-QuorumNotMetError = hub.QuorumNotMetError
-
 
 def aggregate(services: HubServices, run_id: str, round_: int, results: list[dict] | None = None) -> dict:
     started = time.perf_counter()
@@ -50,7 +48,8 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
     except hub.QuorumNotMetError as exc:
         services.audit.append("hub", "round.quorum_not_met", f"quorum/{run_id}/{round_}",
                               {"run_id": run_id, "round": round_, "error": str(exc)[:500]})
-        raise
+        return {"run_id": run_id, "round": round_, "quorum_met": False, "more_rounds": False,
+                "spokes": [], "loss": None, "error": str(exc)[:500]}
     audit_rejections(services, run_id, round_, rejected)
     try:
         services.blobs.put_new(layout.model_key(run_id, round_), outcome.sealed_model)
@@ -72,6 +71,7 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
         "bytes_in": outcome.bytes_in,
         "bytes_out": len(outcome.sealed_model),
         "aggregate_seconds": round(time.perf_counter() - started, 3),
+        "round_seconds": _round_seconds(run, round_),
         "epsilon": {s: services.ledger.spent(s) for s in run["spokes"] if cfg.privacy.enabled},
     }
     services.runs.put_round(run_id, round_, metrics)
@@ -82,7 +82,7 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
 
 
 def _answer(run_id: str, round_: int, rounds: int, metrics: dict) -> dict:
-    return {"run_id": run_id, "round": round_, "continue": round_ < rounds,
+    return {"run_id": run_id, "round": round_, "quorum_met": True, "more_rounds": round_ < rounds,
             "spokes": metrics["spokes"], "loss": metrics["loss"]}
 
 
@@ -93,3 +93,10 @@ def _state_context(run_id: str, round_: int) -> SealContext:
 def _seal_state(run_id: str, round_: int, state, services: HubServices) -> bytes:
 
     return seal_model(state, _state_context(run_id, round_), services.keys)
+
+
+def _round_seconds(run: dict, round_: int) -> float | None:
+    """Wall time since the budget gate opened this round (gate, training, aggregation)."""
+    if run.get("gate_round") != round_ or run.get("round_started_at") is None:
+        return None
+    return round(time.time() - float(run["round_started_at"]), 3)

@@ -9,12 +9,15 @@ from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import load_run, run_config
 
-FINAL_STATUSES = ("COMPLETED", "BUDGET_EXHAUSTED", "FAILED")
+FINAL_STATUSES = ("COMPLETED", "BUDGET_EXHAUSTED", "QUORUM_LOST", "FAILED")
 
 
 def finalize(services: HubServices, run_id: str, status: str, error: str | None = None) -> dict:
+    """``QUORUM_LOST`` is recorded as run status FAILED with that reason (the run did fail)."""
     if status not in FINAL_STATUSES:
         raise ValueError(f"status must be one of {FINAL_STATUSES}, got {status!r}")
+    if status == "QUORUM_LOST":
+        status, error = "FAILED", f"quorum lost: {error or 'fewer spokes than the quorum reported'}"
     run = load_run(services, run_id)
     cfg = run_config(run)
     rounds = services.runs.list_rounds(run_id)

@@ -23,10 +23,15 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
     schema = read_schema(services.blobs, run_id)
     audit_failed_jobs(services, run_id, 0, results)
     planned = {s: setup_record(cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
-    preprocessor, rejected, metas = hub.merge_setup_stats(
-        run_id, iter_releases(services, run_id, 0), schema, services.keys, cfg.quorum,
-        cfg.numeric_transform, on_release=charger(services, run_id, 0, planned),
-    )
+    try:
+        preprocessor, rejected, metas = hub.merge_setup_stats(
+            run_id, iter_releases(services, run_id, 0), schema, services.keys, cfg.quorum,
+            cfg.numeric_transform, on_release=charger(services, run_id, 0, planned),
+        )
+    except hub.QuorumNotMetError as exc:
+        services.audit.append("hub", "round.quorum_not_met", f"quorum/{run_id}/0",
+                              {"run_id": run_id, "round": 0, "error": str(exc)[:500]})
+        return {"run_id": run_id, "round": 0, "quorum_met": False, "more_rounds": False, "spokes": []}
     audit_rejections(services, run_id, 0, rejected)
     if services.blobs.exists(layout.preprocessor_key(run_id)):
         stored = json.loads(services.blobs.get(layout.preprocessor_key(run_id)))
@@ -43,7 +48,7 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
     services.runs.update_run(run_id, {"plans": plans, "current_round": 0, "setup_rejected": rejected})
     services.audit.append("hub", "setup.merged", f"setup/{run_id}",
                           {"run_id": run_id, "spokes": sorted(metas), "rejected": sorted(rejected)})
-    return {"run_id": run_id, "round": 0, "spokes": sorted(metas)}
+    return {"run_id": run_id, "round": 0, "quorum_met": True, "more_rounds": cfg.rounds > 0, "spokes": sorted(metas)}
 
 
 def _put_once(services: HubServices, key: str, data: bytes) -> None:

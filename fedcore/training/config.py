@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 OptimizerName = Literal["adamw", "adam", "sgd"]
+LrSchedule = Literal["constant", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,11 @@ class TrainConfig:
     batch_size: int = 256  # rows per step (expected rows per step under DP, see above)
     epochs: int = 5  # local passes over the data per federated round
     learning_rate: float = 2e-3  # AdamW step size
+    lr_schedule: LrSchedule = "constant"  # "cosine": decay to 0 over each local round
     optimizer: OptimizerName = "adamw"  # "adam", "adamw" (decoupled decay) or "sgd" (tests)
     weight_decay: float = 1e-4  # AdamW/SGD weight decay
+    momentum: float = 0.0  # SGD only: heavy-ball momentum
+    multiplicity: int = 1  # (t, noise) draws per row per step, averaged (Dockhorn et al. 2022)
     max_grad_norm: float | None = None  # non-DP only: clip the batch gradient norm; None = off
     proximal_mu: float = 0.0  # FedProx (Li et al. 2020) proximal strength; 0 = plain FedAvg
     device: str = "auto"  # "auto" = CUDA when available, else CPU; or any torch device string
@@ -36,8 +40,14 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.optimizer not in ("adamw", "adam", "sgd"):
             raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.multiplicity < 1:
+            raise ValueError(f"multiplicity must be >= 1, got {self.multiplicity}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:

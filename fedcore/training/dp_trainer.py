@@ -54,7 +54,7 @@ def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.learning_rate, weight_decay=config.weight_decay, momentum=config.momentum)
 
 
 def _add_proximal_term(optimizer: torch.optim.Optimizer, module: nn.Module, mu: float) -> None:
@@ -158,17 +158,23 @@ def _run_epochs(model: TabularDiffusion, module: nn.Module, optimizer, criterion
                 config: TrainConfig, device: torch.device) -> tuple[int, float, int]:
     """The training loop shared by the DP and non-DP paths: (steps, sum of row losses, rows)."""
     steps, loss_sum, rows = 0, 0.0, 0
+    scheduler = None
+    if config.lr_schedule == "cosine":
+        inner = getattr(optimizer, "original_optimizer", optimizer)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(inner, T_max=config.epochs * len(loader))
     for _ in range(config.epochs):
         for num, cat in loader:
             num, cat = num.to(device, non_blocking=True), cat.to(device, non_blocking=True)  # (B, Dn), (B, Dc)
-            batch = model.training_inputs(num, cat, noise_gen)
-            output = module(batch.x_t, batch.t)  # (B, out_dim)
+            batch = model.training_inputs(num, cat, noise_gen, config.multiplicity)
+            output = module(batch.x_t, batch.t)  # (B, out_dim) or (B, K, out_dim)
             loss = criterion(output, batch.target)  # scalar; a per-row-aware wrapper under DP
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.max_grad_norm is not None and not hasattr(optimizer, "noise_multiplier"):
                 torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             steps += 1
             b = int(num.shape[0])
             if b:

@@ -1,0 +1,82 @@
+"""One hospital's stack, deployed in its own account: private data, private network, GPU training."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk.config import EnvironmentConfig, Spoke
+from cdk.constructs.batch_training import BatchTraining
+from cdk.constructs.container_function import REPO_ROOT
+from cdk.constructs.encryption import platform_key
+from cdk.constructs.private_network import PrivateNetwork
+from cdk.constructs.secure_bucket import SecureBucket
+from cdk.constructs.spoke_roles import launch_role, trainer_job_role
+from cdk.naming import Names
+from cdk.stacks.platform_stack import PlatformStack
+
+TRAINER_DOCKERFILE = "containers/trainer/Dockerfile"
+_ENDPOINTS = (
+    ec2.InterfaceVpcEndpointAwsService.ECR,
+    ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    ec2.InterfaceVpcEndpointAwsService.STS,
+    ec2.InterfaceVpcEndpointAwsService.KMS,
+    # The ECS agent on Batch instances registers and reports through these.
+    ec2.InterfaceVpcEndpointAwsService.ECS,
+    ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
+    ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
+)
+
+
+class SpokeStack(PlatformStack):
+    """The hub can never read this spoke's data: its bucket and key deny the hub account outright."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, spoke: Spoke) -> None:
+        ops = config.operations
+        super().__init__(scope, construct_id, account=spoke.account, region=spoke.region, max_azs=ops.max_azs,
+                         termination_protection=ops.termination_protection,
+                         description=f"{config.prefix}: federated learning spoke {spoke.id}")
+        names = Names(config, partition=self.partition)
+        hub_account = iam.AccountPrincipal(config.hub_account)
+
+        key = platform_key(self, "Key", alias=f"alias/{config.prefix}-{spoke.id}",
+                           description=f"{config.prefix} spoke {spoke.id}: patient data and logs")
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="HubNeverUsesSpokeKey", effect=iam.Effect.DENY, principals=[hub_account],
+            actions=["kms:*"], resources=["*"]))
+        data = SecureBucket(self, "Data", key=key, bucket_name=names.data_bucket(spoke),
+                            log_retention_days=ops.log_retention_days).bucket
+        data.add_to_resource_policy(iam.PolicyStatement(
+            sid="HubNeverReadsPatientData", effect=iam.Effect.DENY, principals=[hub_account],
+            actions=["s3:*"], resources=[data.bucket_arn, data.arn_for_objects("*")]))
+
+        network = PrivateNetwork(
+            self, "Network", key=key, max_azs=ops.max_azs, log_retention_days=ops.log_retention_days,
+            gateway_endpoints=[ec2.GatewayVpcEndpointAwsService.S3], interface_endpoints=_ENDPOINTS)
+        job_role = trainer_job_role(self, "JobRole", names=names, spoke=spoke, data_bucket=data,
+                                    data_key=config.batch.data_key, spoke_key=key)
+        training = BatchTraining(
+            self, "Training", settings=config.batch, vpc=network.vpc, subnets=network.subnets,
+            image=ecs.ContainerImage.from_asset(str(REPO_ROOT), file=TRAINER_DOCKERFILE,
+                                                platform=ecr_assets.Platform.LINUX_AMD64),
+            job_role=job_role, key=key, log_retention_days=ops.log_retention_days,
+            queue_name=names.job_queue(spoke), job_definition_name=names.job_definition(spoke),
+            environment={
+                "HUB_BUCKET": names.hub_bucket,
+                "HUB_KMS_KEY_ID": names.hub_key_alias_arn,
+                "DATA_BUCKET": data.bucket_name,
+                "DATA_KEY": config.batch.data_key,
+                "SPOKE_EPSILON_LIMIT": str(spoke.epsilon_limit),  # the hospital's own cap, checked locally
+                "DP_DELTA": str(config.training.delta),
+                "AWS_DEFAULT_REGION": spoke.region,
+            })
+        launch_role(self, "LaunchRole", names=names, spoke=spoke, job_queue_arn=training.job_queue.job_queue_arn,
+                    job_definition_name=names.job_definition(spoke))
+
+        CfnOutput(self, "DataBucketName", value=data.bucket_name)
+        CfnOutput(self, "JobQueueArn", value=training.job_queue.job_queue_arn)

@@ -1,0 +1,48 @@
+"""Builds the hub's adapters from the function's environment, once per Lambda container.
+
+Settings are read with ``os.environ[...]`` so a missing one fails at the first invocation
+with the variable's name, never later with an empty string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+
+from fedcore.audit import AuditLog
+from fedcore.aws.dynamo_audit import DynamoAuditStore
+from fedcore.aws.dynamo_ledger import DynamoLedgerStore
+from fedcore.aws.dynamo_runs import DynamoRunStore
+from fedcore.aws.kms_keys import KmsKeyProvider
+from fedcore.aws.s3_blobs import S3BlobStore
+from fedcore.privacy import PrivacyLedger
+from fedcore.runtime.ports import HubServices
+
+
+@lru_cache(maxsize=1)
+def hub_services() -> HubServices:
+    env = os.environ
+    return HubServices(
+        blobs=S3BlobStore(env["HUB_BUCKET"]),
+        keys=KmsKeyProvider(env["HUB_KMS_KEY_ID"]),
+        ledger=PrivacyLedger(DynamoLedgerStore(env["LEDGER_TABLE"]), delta=float(env["DELTA"])),
+        audit=AuditLog(DynamoAuditStore(env["AUDIT_TABLE"])),
+        runs=DynamoRunStore(env["RUNS_TABLE"]),
+    )
+
+
+def deployment_spokes() -> list[dict]:
+    """The deployment's spoke descriptors (SPOKES, JSON list) as the state machine passes them."""
+    spokes = json.loads(os.environ["SPOKES"])
+    if not isinstance(spokes, list) or not all(isinstance(s, dict) and "spoke_id" in s for s in spokes):
+        raise ValueError("SPOKES must be a JSON list of objects with a spoke_id")
+    return spokes
+
+
+def default_epsilon() -> float:
+    return float(os.environ["DEFAULT_EPSILON"])
+
+
+def deployment_delta() -> float:
+    return float(os.environ["DELTA"])

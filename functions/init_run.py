@@ -1,0 +1,22 @@
+"""InitRun: validate the run config, record the run, publish config and schema to spokes."""
+
+from fedcore.datasets import builtin_schema
+from fedcore.runtime.init_run import init_run
+from fedcore.schema import Schema
+from functions.hub_services import default_epsilon, deployment_delta, deployment_spokes, hub_services
+from functions.observability import logger, metrics
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event, context):
+    config = dict(event["config"])
+    schema_spec = config.pop("schema", "healthcare")  # a built-in schema name or a schema object
+    schema = builtin_schema(schema_spec) if isinstance(schema_spec, str) else Schema.from_dict(schema_spec)
+    privacy = dict(config.get("privacy") or {})
+    if privacy.setdefault("delta", deployment_delta()) != deployment_delta():
+        raise ValueError(f"this deployment's ledger accounts at delta={deployment_delta()}, not {privacy['delta']}")
+    config["privacy"] = privacy
+    result = init_run(hub_services(), event["run_id"], config, schema, deployment_spokes(), default_epsilon())
+    logger.info("run started", extra={"run_id": event["run_id"], "execution": event.get("execution_name")})
+    return result

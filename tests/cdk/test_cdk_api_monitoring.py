@@ -1,0 +1,102 @@
+"""Research API edge (Cognito, validation, throttling, logs, WAF) and monitoring (dashboard, alarms)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Capture, Match
+
+pytestmark = pytest.mark.cdk
+
+
+def test_user_pool_requires_mfa_and_strong_passwords_and_has_both_groups(hub_template):
+    hub_template.has_resource_properties("AWS::Cognito::UserPool", {
+        "MfaConfiguration": "ON",
+        "Policies": {"PasswordPolicy": Match.object_like({"MinimumLength": 14, "RequireSymbols": True})},
+        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+    })
+    for group in ("researcher", "admin"):
+        hub_template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": group})
+
+
+def test_every_method_uses_the_cognito_authorizer_and_a_request_validator(hub_template, synthesized, q):
+    hub_template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
+    hub_template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
+        "ValidateRequestBody": True, "ValidateRequestParameters": True})
+    methods = q.resources(synthesized.hub, "AWS::ApiGateway::Method").values()
+    assert methods
+    for method in methods:
+        props = method["Properties"]
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert "AuthorizerId" in props and "RequestValidatorId" in props
+        assert props["RequestParameters"] == {"method.request.header.Authorization": True}
+
+
+def test_stage_throttles_logs_and_traces(hub_template, synthesized):
+    api = synthesized.config.api
+    hub_template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "TracingEnabled": True,
+        "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+        "MethodSettings": Match.array_with([Match.object_like({
+            "HttpMethod": "*",
+            "ResourcePath": "/*",
+            "ThrottlingRateLimit": api.throttle_rate,
+            "ThrottlingBurstLimit": api.throttle_burst,
+            "LoggingLevel": "ERROR",
+            "DataTraceEnabled": False,
+        })]),
+    })
+
+
+def test_waf_rate_limits_per_ip_and_is_associated_with_the_stage(hub_template, synthesized, q):
+    hub_template.has_resource_properties("AWS::WAFv2::WebACL", {
+        "Scope": "REGIONAL",
+        "Rules": Match.array_with([Match.object_like({
+            "Action": {"Block": {}},
+            "Statement": {"RateBasedStatement": Match.object_like({
+                "Limit": synthesized.config.api.waf_rate_limit, "AggregateKeyType": "IP"})},
+        })]),
+    })
+    (stage_id,) = q.resources(synthesized.hub, "AWS::ApiGateway::Stage")
+    (association,) = q.resources(synthesized.hub, "AWS::WAFv2::WebACLAssociation").values()
+    assert q.refers_to(association["Properties"]["ResourceArn"], stage_id)
+    hub_template.has_resource_properties("AWS::WAFv2::LoggingConfiguration", {
+        "RedactedFields": [{"SingleHeader": {"Name": "authorization"}}]})
+
+
+def test_alarm_topic_is_kms_encrypted_and_mailed(hub_template, synthesized):
+    hub_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    hub_template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": synthesized.config.operations.alarm_email})
+
+
+def _alarm_metrics(alarm: dict) -> list[dict]:
+    """The metrics an alarm reads, whether written as a single metric or as a metric-math list."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [{"MetricName": props["MetricName"], "Dimensions": props.get("Dimensions", [])}]
+    return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+
+
+def test_alarms_cover_failed_runs_dropouts_budgets_and_aggregation_errors(synthesized, q):
+    alarms = list(q.resources(synthesized.hub, "AWS::CloudWatch::Alarm").values())
+    (topic_id,) = q.resources(synthesized.hub, "AWS::SNS::Topic")
+    read = [{m["MetricName"] for m in _alarm_metrics(a)} for a in alarms]
+    budget = [a["Properties"] for a in alarms if {"BudgetUsedPercent"} == {m["MetricName"] for m in _alarm_metrics(a)}]
+
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
+    assert {"ExecutionsFailed", "ExecutionsTimedOut"} <= set().union(*read)
+    assert any(names == {"SpokeDropouts"} for names in read)
+    assert any({"AggregationErrors", "Errors"} <= names for names in read)
+    assert sorted(_alarm_metrics({"Properties": b})[0]["Dimensions"][0]["Value"] for b in budget) == sorted(
+        spoke.id for spoke in synthesized.config.spokes)
+    assert all(b["Threshold"] == 90 and b["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" for b in budget)
+
+
+def test_dashboard_shows_loss_epsilon_participation_duration_and_errors(hub_template):
+    body = Capture()
+    hub_template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardBody": body})
+    text = json.dumps(body.as_object())
+    for metric in ("RoundLoss", "SpokeEpsilon", "ParticipatingSpokes", "RoundDurationSeconds", "AggregationErrors"):
+        assert metric in text

@@ -1,0 +1,89 @@
+"""Environment config from cdk.json context: typed, validated, with errors that say what to fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from cdk.config import EnvironmentConfig, read_cdk_json_context
+
+pytestmark = pytest.mark.cdk
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+@pytest.fixture()
+def context() -> dict:
+    return {**read_cdk_json_context(CDK_JSON), "env": "dev"}
+
+
+def with_change(context: dict, path: list, value) -> dict:
+    changed = copy.deepcopy(context)
+    node = changed["environments"]["dev"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+def test_every_environment_in_cdk_json_is_valid(context):
+    for name in context["environments"]:
+        config = EnvironmentConfig.from_context({**context, "env": name})
+        assert config.name == name and config.spokes
+
+
+def test_dev_values_are_read_with_per_spoke_epsilon_override(context):
+    config = EnvironmentConfig.from_context(context)
+    limits = {spoke.id: spoke.epsilon_limit for spoke in config.spokes}
+    assert config.prefix == "fedsynth-dev"
+    assert limits["hosp-b"] == 6.0
+    assert limits["hosp-a"] == config.training.default_epsilon
+
+
+def test_missing_environment_selection_lists_the_choices(context):
+    del context["env"]
+    with pytest.raises(ValueError, match=r"-c env=<name> \(one of: dev, prod\)"):
+        EnvironmentConfig.from_context(context)
+
+
+def test_unknown_environment_is_rejected(context):
+    with pytest.raises(ValueError, match="unknown environment 'qa'"):
+        EnvironmentConfig.from_context({**context, "env": "qa"})
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (["hub", "account"], "1234", "not 12 digits"),
+    (["training", "quorum"], 9, "quorum 9 exceeds"),
+    (["training", "delta"], 1.5, "delta"),
+    (["training", "rounds"], "5", "'rounds' must be int"),
+    (["batch", "instance_types"], [], "instance_types must not be empty"),
+    (["operations", "log_retention_days"], 42, "log_retention_days must be one of"),
+    (["operations", "alarm_email"], "nobody", "alarm_email"),
+    (["api", "typo_key"], 1, "unknown keys \\['typo_key'\\]"),
+])
+def test_invalid_values_fail_with_a_clear_message(context, path, value, message):
+    with pytest.raises(ValueError, match=message):
+        EnvironmentConfig.from_context(with_change(context, path, value))
+
+
+def test_spoke_in_another_region_is_rejected(context):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[0]["region"] = "us-east-1"
+    with pytest.raises(ValueError, match="must match"):
+        EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+
+def test_spoke_in_the_hub_account_is_rejected(context):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[0]["account"] = context["environments"]["dev"]["hub"]["account"]
+    with pytest.raises(ValueError, match="uses the hub account"):
+        EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+
+def test_spoke_id_that_prefixes_another_is_rejected(context):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[1]["id"] = spokes[0]["id"] + "x"
+    with pytest.raises(ValueError, match="is a prefix of"):
+        EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
