@@ -1,0 +1,148 @@
+"""The serverless round steps, driven in memory exactly as the state machine drives them."""
+
+import pytest
+
+from fedcore.audit import verify_chain
+from fedcore.model.config import SamplingConfig
+from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
+from fedcore.runtime import layout
+from fedcore.runtime.aggregate import aggregate
+from fedcore.runtime.budget_gate import budget_gate
+from fedcore.runtime.finalize import finalize
+from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
+from fedcore.runtime.init_run import RunConflictError, init_run
+from fedcore.runtime.setup_merge import setup_merge
+from fedcore.runtime.trainer import BadSpokeDataError, TrainerSettings, run_trainer
+
+TINY = {"rounds": 2, "epochs_per_round": 1, "batch_size": 128, "model": {"hidden_dim": 32, "num_blocks": 1}}
+
+SPOKES = [{"spoke_id": s} for s in ("s0", "s1", "s2")]
+
+
+def _locals():
+    return {s["spoke_id"]: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
+
+
+def _setup(services, schema, data, local, config=TINY, run="r1"):
+    init_run(services, run, config, schema, SPOKES, 3.0)
+    gate = budget_gate(services, run, 0, SPOKES)
+    for spoke in gate["eligible_spokes"]:
+        sid = spoke["spoke_id"]
+        run_trainer(TrainerSettings(run, 0, sid, "stats", None), services.blobs, data[sid], services.keys, local[sid])
+    return setup_merge(services, run, [])
+
+
+def _train(services, data, local, round_, run="r1", spokes=None):
+    for sid in spokes or data:
+        run_trainer(TrainerSettings(run, round_, sid, "train", None), services.blobs, data[sid], services.keys,
+                    local[sid])
+
+
+def test_full_run_publishes_a_model_and_an_intact_audit_chain(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    merged = _setup(services, schema, data, local)
+    assert merged["quorum_met"] and merged["spokes"] == ["s0", "s1", "s2"]
+    for round_ in (1, 2):
+        gate = budget_gate(services, "r1", round_, SPOKES)
+        assert gate["quorum_met"]
+        _train(services, data, local, round_)
+        result = aggregate(services, "r1", round_, [])
+        assert result["quorum_met"] and result["more_rounds"] == (round_ < 2)
+    final = finalize(services, "r1", "COMPLETED")
+    assert final["model_version"] == "r1-r0002"
+    record = find_model_version(services)
+    rows = generate_from_version(services, record, 50, SamplingConfig(steps=5), seed=0, conditions={"arms": 1})
+    assert len(rows) == 50 and set(rows["arms"]) == {1}
+    for spoke in data:  # hub and hospital ledgers agree, and nobody passed the target
+        assert services.ledger.spent(spoke) == pytest.approx(local[spoke].spent(spoke))
+        assert services.ledger.spent(spoke) <= 3.0 + 1e-9
+    entries = list(services.audit.entries())
+    assert verify_chain(entries).ok
+    assert [e.action for e in entries].count("round.aggregated") == 2
+
+
+def test_aggregating_a_round_twice_writes_once(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    budget_gate(services, "r1", 1, SPOKES)
+    _train(services, data, local, 1)
+    first = aggregate(services, "r1", 1, [])
+    model = services.blobs.get(layout.model_key("r1", 1))
+    charges = {s: len(services.ledger.history(s)) for s in data}
+    audit_count = len(list(services.audit.entries()))
+    second = aggregate(services, "r1", 1, [])
+    assert second == first
+    assert services.blobs.get(layout.model_key("r1", 1)) == model
+    assert {s: len(services.ledger.history(s)) for s in data} == charges
+    assert len(list(services.audit.entries())) == audit_count
+
+
+def test_a_swapped_update_is_rejected_and_still_charged_as_planned(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    budget_gate(services, "r1", 1, SPOKES)
+    _train(services, data, local, 1, spokes=["s0", "s1"])
+    services.blobs.put_new(layout.update_key("r1", 1, "s2"), services.blobs.get(layout.update_key("r1", 1, "s0")))
+    result = aggregate(services, "r1", 1, [])
+    assert result["quorum_met"] and result["spokes"] == ["s0", "s1"]
+    rejected = [e for e in services.audit.entries() if e.action == "update.rejected"]
+    assert [e.details["spoke"] for e in rejected] == ["s2"]
+    assert "ContextMismatch" in rejected[0].details["reason"]
+    assert len(services.ledger.history("s2")) == 2  # setup + the released (if bogus) round-1 object
+
+
+def test_quorum_lost_and_failed_jobs_are_recorded(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    budget_gate(services, "r1", 1, SPOKES)
+    _train(services, data, local, 1, spokes=["s0"])
+    reports = [{"spoke_id": "s1", "status": "FAILED", "error": {"Error": "States.TaskFailed"}},
+               {"spoke_id": "s2", "status": "FAILED", "error": {"Error": "States.TaskFailed"}}]
+    result = aggregate(services, "r1", 1, reports)
+    assert not result["quorum_met"]
+    assert not services.blobs.exists(layout.model_key("r1", 1))
+    finalize(services, "r1", "QUORUM_LOST", "round 1")
+    run = services.runs.get_run("r1")
+    assert run["status"] == "FAILED" and "quorum" in run["error"]
+    actions = [e.action for e in services.audit.entries()]
+    assert actions.count("spoke.failed") == 2 and "round.quorum_not_met" in actions
+    with pytest.raises(NoPublishedModelError):
+        find_model_version(services)
+
+
+def test_budget_gate_drops_a_spoke_before_training(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    services.ledger.set_limit("s1", services.ledger.spent("s1") + 0.01)
+    gate = budget_gate(services, "r1", 1, SPOKES)
+    assert [s["spoke_id"] for s in gate["eligible_spokes"]] == ["s0", "s2"] and gate["quorum_met"]
+    services.ledger.set_limit("s2", services.ledger.spent("s2") + 0.01)
+    assert not budget_gate(services, "r1", 1, SPOKES)["quorum_met"]
+
+
+def test_init_run_is_idempotent_but_refuses_a_different_config(services, actg_parts):
+    schema, _ = actg_parts
+    first = init_run(services, "r1", TINY, schema, SPOKES, 3.0)
+    assert init_run(services, "r1", TINY, schema, SPOKES, 3.0) == first
+    with pytest.raises(RunConflictError):
+        init_run(services, "r1", TINY | {"rounds": 3}, schema, SPOKES, 3.0)
+
+
+def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
+    schema, data = actg_parts
+    local = _locals()
+    init_run(services, "r1", TINY, schema, SPOKES, 3.0)
+    with pytest.raises(BadSpokeDataError, match="schema"):
+        run_trainer(TrainerSettings("r1", 0, "s0", "stats", None), services.blobs, b"a,b\n1,2\n", services.keys,
+                    local["s0"])
+    from fedcore.federation.spoke import LocalCapExceededError
+
+    with pytest.raises(LocalCapExceededError):
+        run_trainer(TrainerSettings("r1", 0, "s0", "stats", 0.01), services.blobs, data["s0"], services.keys,
+                    local["s0"])
+    assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
