@@ -18,6 +18,10 @@ from torch import nn
 
 from fedcore.model.config import DiffusionConfig
 from fedcore.model.prior import MarginalPrior
+from fedcore.model.schedules import NoiseSchedule
+from fedcore.preprocessing.encoded import TabularLayout
+
+_MEAN_GAIN = 4.0  # one-hot means are s * tanh(4 w): Adam moves w by ~lr, so means move ~4x faster
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -69,10 +73,21 @@ class Denoiser(nn.Module):
     ``prior``, the network's output is added to an analytic marginal prior (prior.py).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, config: DiffusionConfig, prior: MarginalPrior | None = None) -> None:
+    def __init__(self, layout: TabularLayout, config: DiffusionConfig) -> None:
         super().__init__()
         width = config.hidden_dim
-        self.prior = prior  # parameter-free skip connection (see prior.py); None = plain network
+        cat_dims = sum(layout.cat_cardinalities)
+        in_dim = out_dim = layout.num_features + cat_dims
+        gaussian_cat = config.cat_diffusion == "gaussian_onehot"
+        self.prior = None  # parameter-free skip connection (see prior.py); None = plain network
+        if config.marginal_prior:
+            schedule = NoiseSchedule.build(config.schedule, config.timesteps)
+            self.prior = MarginalPrior(schedule, layout.num_features, layout.cat_cardinalities,
+                                       multinomial=not gaussian_cat, onehot_scale=config.onehot_scale)
+        self.onehot_scale = config.onehot_scale
+        self.cat_mean = None
+        if config.marginal_prior and gaussian_cat and cat_dims:
+            self.cat_mean = nn.Linear(1, cat_dims, bias=False)  # learned one-hot means, a Linear for Opacus
         self.time_embed_dim = config.time_embed_dim
         self.time_fc1 = nn.Linear(config.time_embed_dim, width)
         self.time_fc2 = nn.Linear(width, width)
@@ -103,9 +118,14 @@ class Denoiser(nn.Module):
             raw = raw + self.linear((phi[..., :, None] * x_t[..., None, :]).flatten(-2))  # (..., out_dim)
         if self.prior is None:
             return raw
+        cat_mean = None
+        if self.cat_mean is not None:
+            ones = torch.ones(*x_t.shape[:-1], 1, device=x_t.device)  # (..., 1)
+            cat_mean = self.onehot_scale * torch.tanh(_MEAN_GAIN * self.cat_mean(ones))  # (..., sum K)
+            cat_mean = cat_mean.reshape(-1, cat_mean.shape[-1])  # (rows, sum K)
         lead = raw.shape[:-1]
-        out = self.prior.apply(raw.reshape(-1, raw.shape[-1]), x_t.reshape(-1, x_t.shape[-1]), t.reshape(-1))
-        return out.reshape(*lead, -1)
+        out = self.prior.apply(raw.reshape(-1, raw.shape[-1]), x_t.reshape(-1, x_t.shape[-1]), t.reshape(-1), cat_mean)
+        return out.reshape(*lead, out.shape[-1])
 
 
 @torch.no_grad()
@@ -118,13 +138,13 @@ def initialize_denoiser(module: Denoiser, generator: torch.Generator) -> None:
     zero-initialise output layers likewise): the model starts as its marginal prior.
     """
     zero_init = {id(b.fc2) for b in module.blocks} | {id(module.out_proj)}
-    if module.linear_basis:
-        zero_init.add(id(module.linear))
+    zero_init |= {id(m) for m in (getattr(module, "linear", None), module.cat_mean) if m is not None}
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             if id(layer) in zero_init:
                 layer.weight.zero_()
-                layer.bias.zero_()
+                if layer.bias is not None:
+                    layer.bias.zero_()
                 continue
             nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
             bound = 1.0 / math.sqrt(layer.in_features)

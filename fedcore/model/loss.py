@@ -54,7 +54,7 @@ class DiffusionLoss(nn.Module):
         if output.dim() == 3:
             b, k = output.shape[:2]
             flat = DiffusionTarget(*(f.reshape(b * k, *f.shape[2:]) for f in target))
-            return self._per_draw(output.reshape(b * k, -1), flat).reshape(b, k).mean(dim=1)
+            return self._per_draw(output.reshape(b * k, output.shape[-1]), flat).reshape(b, k).mean(dim=1)
         return self._per_draw(output, target)
 
     def _per_draw(self, output: torch.Tensor, target: DiffusionTarget) -> torch.Tensor:

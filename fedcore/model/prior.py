@@ -23,10 +23,11 @@ class MarginalPrior:
     """Per-timestep prior terms; plain tensors (no nn buffers), moved to the input's device."""
 
     def __init__(self, schedule: NoiseSchedule, num_features: int, cardinalities: tuple[int, ...],
-                 multinomial: bool) -> None:
+                 multinomial: bool, onehot_scale: float = 1.0) -> None:
         ab = schedule.alpha_bar  # (T,) float64
+        self.onehot_scale = onehot_scale
         self.num_features = num_features
-        self.multinomial = multinomial and len(cardinalities) > 0
+        self.multinomial = multinomial
         self.cardinalities = cardinalities
         self._tables = {
             "sqrt_ab": ab.sqrt().float(),
@@ -42,19 +43,29 @@ class MarginalPrior:
             self._device_cache[device] = (tables, CategoricalCoder(self.cardinalities, device))
         return self._device_cache[device]
 
-    def apply(self, raw: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """(B, out) network output, (B, in) denoiser input, (B,) t -> (B, out) prediction."""
+    def apply(self, raw: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+              cat_mean: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, out) network output, (B, in) denoiser input, (B,) t -> (B, out) prediction.
+
+        ``cat_mean`` (B, sum K), gaussian_onehot only: the learned mean of each +-s one-hot
+        dimension (s * (2 p - 1) for category frequency p); with it the prior is the optimal
+        noise prediction for independent x_0 ~ N(mean, s^2 - mean^2) per dimension.
+        """
         tables, coder = self._on(raw.device)
+        a = tables["sqrt_ab"][t][:, None]  # (B, 1)
+        b = tables["sqrt_1m_ab"][t][:, None]  # (B, 1)
         dn = self.num_features
-        parts = [
-            tables["sqrt_1m_ab"][t][:, None] * x_t[:, :dn] + tables["sqrt_ab"][t][:, None] * raw[:, :dn]
-        ]  # (B, Dn): eps = prior + sqrt(alpha_bar) * network, unit-variance network target
+        parts = [b * x_t[:, :dn] + a * raw[:, :dn]]  # (B, Dn): N(0, 1) prior + sqrt(alpha_bar) * network
         if self.multinomial:
             onehot = coder.pad(x_t[:, dn:])  # (B, Dc, K_max) one-hot of the current categories
             log_keep = tables["log_ab"][t][:, None, None]
             log_flip = tables["log_1m_ab"][t][:, None, None]
             prior = torch.logaddexp(onehot.clamp(min=1e-30).log() + log_keep, log_flip - coder.log_k)
             parts.append(raw[:, dn:] + prior[:, coder.mask])  # (B, sum K) x_0 logits
-        else:
-            parts.append(raw[:, dn:])
+        elif raw.shape[1] > dn:
+            s2 = self.onehot_scale**2
+            mean = torch.zeros_like(x_t[:, dn:]) if cat_mean is None else cat_mean  # (B, sum K)
+            var = (s2 - mean**2).clamp(min=1e-3 * s2)  # (B, sum K)
+            prior = b * (x_t[:, dn:] - a * mean) / (a**2 * var + b**2)  # E[eps | x_t], Gaussian x_0
+            parts.append(prior + a * raw[:, dn:])
         return torch.cat(parts, dim=1)

@@ -9,7 +9,6 @@ from torch import nn
 from fedcore.model.config import DiffusionConfig
 from fedcore.model.denoiser import Denoiser, initialize_denoiser
 from fedcore.model.diffusion import TabularDiffusion
-from fedcore.model.prior import MarginalPrior
 from fedcore.preprocessing.encoded import TabularLayout
 
 _WRAPPER_PREFIXES = ("_module.", "module.")  # Opacus GradSampleModule, DDP / DPDDP
@@ -34,18 +33,11 @@ def build_model(
         if seed is None:
             raise ValueError("build_model needs a seed or a generator")
         generator = torch.Generator().manual_seed(int(seed))
-    in_dim = TabularDiffusion.input_dim(layout, config)
-    out_dim = TabularDiffusion.output_dim(layout, config)
     with torch.device("meta"):
-        denoiser = Denoiser(in_dim, out_dim, config)
+        denoiser = Denoiser(layout, config)
     denoiser = denoiser.to_empty(device="cpu")
     initialize_denoiser(denoiser, generator)
-    model = TabularDiffusion(layout, config, denoiser)
-    if config.marginal_prior:
-        denoiser.prior = MarginalPrior(
-            model.schedule, layout.num_features, layout.cat_cardinalities, config.cat_diffusion == "multinomial"
-        )
-    return model
+    return TabularDiffusion(layout, config, denoiser)
 
 
 def initial_weights(layout: TabularLayout, config: DiffusionConfig, seed: int) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from fedcore.federation.spoke import SealedRelease
@@ -37,7 +38,7 @@ def audit_failed_jobs(services: HubServices, run_id: str, round_: int, results: 
             failed.append(spoke)
             services.audit.append(
                 "hub", "spoke.failed", f"failed/{run_id}/{round_}/{spoke}",
-                {"run_id": run_id, "round": round_, "spoke": spoke, "error": _short(result.get("error"))},
+                {"run_id": run_id, "round": round_, "spoke": spoke, "error": _failure_reason(result.get("error"))},
             )
     return failed
 
@@ -48,6 +49,19 @@ def audit_rejections(services: HubServices, run_id: str, round_: int, rejected: 
             "hub", "update.rejected", f"rejected/{run_id}/{round_}/{spoke}",
             {"run_id": run_id, "round": round_, "spoke": spoke, "reason": _short(reason)},
         )
+
+
+def _failure_reason(error) -> str:
+    """Why a job failed: a Batch task's Cause is the job description (JSON) whose StatusReason
+    says why, after ~500 characters of ARNs; put the reason first so the audit keeps it."""
+    if isinstance(error, dict) and isinstance(error.get("Cause"), str):
+        try:
+            reason = json.loads(error["Cause"]).get("StatusReason")
+        except (ValueError, AttributeError):
+            reason = None
+        if reason:
+            return _short(f"{error.get('Error', 'failed')}: {reason}")
+    return _short(error)
 
 
 def _short(value, limit: int = 500) -> str:

@@ -69,7 +69,7 @@ def run_trainer(
         logger.info("%s was already released by an earlier attempt; nothing to do", key)
         return {"spoke_id": settings.spoke_id, "round": settings.round, "status": "ALREADY_RELEASED"}
     dp = cfg.privacy.enabled
-    plan = plan_spoke(cfg, len(frame)) if dp else None
+    plan = plan_spoke(cfg, len(frame)) if dp and settings.mode == "train" else None  # stats need no plan
     if dp:
         _ensure_local_account(local_ledger, settings, cfg.privacy.target_epsilon)
         planned = setup_record(cfg) if settings.mode == "stats" else plan.round_record

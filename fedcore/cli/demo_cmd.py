@@ -1,0 +1,107 @@
+"""``fedcore demo``: the whole platform in a local sandbox, with live progress and a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fedcore.run_config import PrivacySettings, RunConfig
+
+STATUS_MARK = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]"}
+
+
+def register(commands) -> None:
+    p = commands.add_parser(
+        "demo",
+        help="run the deployed system locally: emulated AWS accounts, real handlers and trainers",
+        description="Start a local sandbox (moto emulating the hub and one account per hospital), run the "
+        "round-loop state machine synthesized by the CDK app on ACTG 175 split across hospitals, generate "
+        "synthetic patients from the published model and score them. Writes report.json, report.html, "
+        "synthetic.csv, execution_history.json and audit.jsonl to --out.",
+    )
+    defaults = RunConfig()
+    p.add_argument("--rounds", type=int, default=defaults.rounds, help=f"training rounds (default {defaults.rounds})")
+    p.add_argument("--spokes", type=int, default=3, help="hospitals, each its own emulated account (default 3)")
+    p.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
+                   help="epsilon per hospital over the whole run (default %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default %(default)s)")
+    p.add_argument("--config", type=json.loads, default={},
+                   help='further run settings as JSON, e.g. \'{"epochs_per_round": 1, "model": {"hidden_dim": 64}}\'')
+    p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--serve", action="store_true", help="after the run, keep the sandbox up and serve the API")
+    p.add_argument("--port", type=int, default=8000, help="port for --serve (default %(default)s)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fedcore.sandbox.demo import DemoSpec, run_demo  # imports boto3/moto only when asked for
+
+    console = Console(stderr=True)
+    spec = DemoSpec(spokes=args.spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
+                    config=args.config, rows=args.rows, seed=args.seed)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("federated rounds", total=spec.rounds, status="starting the sandbox")
+        report = run_demo(spec, args.out, on_progress=lambda p: _show(progress, task, p),
+                          on_ready=_server(args, console, progress) if args.serve else None)
+    _print_summary(console, report, args.out)
+    return 0 if report["run"]["status"] in ("COMPLETED", "BUDGET_EXHAUSTED") else 1
+
+
+def _show(progress: Progress, task, state) -> None:
+    jobs = " ".join(f"{spoke} {STATUS_MARK.get(status, status)}" for spoke, status in sorted(state.jobs.items()))
+    loss = f"  loss {state.loss:.4f}" if state.loss is not None else ""
+    epsilon = "  ε " + ", ".join(f"{s} {e:.2f}" for s, e in sorted(state.epsilon.items())) if state.epsilon else ""
+    where = "setup" if state.round == 0 else f"round {state.round}"
+    progress.update(task, completed=state.rounds_done, total=state.rounds or None,
+                    status=f"{where} {state.state}: {jobs}{loss}{epsilon}")
+
+
+def _server(args: argparse.Namespace, console: Console, progress: Progress):
+    def serve(sandbox, run_id: str) -> None:
+        import os
+
+        from functions.api_app.local_server import serve_local
+
+        progress.stop()
+        os.environ.update(sandbox.api_environment())  # the API function's settings, against the emulator
+        console.print(f"run {run_id} finished; serving the research API on port {args.port} (Ctrl-C to stop)")
+        try:
+            serve_local(sandbox.hub_services(), state_machine_arn=sandbox.hub.state_machine_arn, port=args.port)
+        except KeyboardInterrupt:
+            pass
+    return serve
+
+
+def _print_summary(console: Console, report: dict, out: Path) -> None:
+    run = report["run"]
+    table = Table(title=f"sandbox run {run['execution_name']}: {run['status']} "
+                        f"({run['rounds_completed']} rounds, {report['sandbox']['seconds']:.0f} s)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    q, u, p = report.get("quality"), report.get("utility"), report.get("privacy", {})
+    if q and u:
+        table.add_row("column shapes", f"{q['column_shapes']:.3f}")
+        table.add_row("column pair trends", _number(q.get("column_pair_trends")))
+        table.add_row(f"utility TSTR ({u.get('metric', '')})", _number(u.get("tstr")))
+        table.add_row("utility TRTR", _number(u.get("trtr")))
+        table.add_row("DCR share (0.5 ideal)", _number(p.get("dcr_share")))
+    for name, eps in sorted((p.get("epsilon") or {}).items()):
+        table.add_row(f"epsilon {name}", _number(eps))
+    if p.get("delta") is not None:
+        table.add_row("delta", f"{p['delta']:g}")
+    table.add_row("audit entries", str(report["sandbox"]["audit_entries"]))
+    console.print(table)
+    written = [n for n in ("report.json", "report.html", "synthetic.csv", "execution_history.json", "audit.jsonl")
+               if (out / n).exists()]
+    console.print(f"wrote {', '.join(str(out / n) for n in written)}")
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,117 @@
+"""Runs a spoke's Batch job as a local process: ``python -m containers.trainer`` with the job's env.
+
+The process gets exactly what a container would: the job definition's environment with the Task's
+overrides, credentials for the job role (so it acts in the spoke's own account), the emulator
+endpoint, and its share of the machine's cores. Its exit status decides the job (0 SUCCEEDED, else
+FAILED with the last line it logged as the status reason); its output goes to
+``<log_dir>/<job name>-<job id>.log``. The job definition's attempt timeout is enforced.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fedcore.sandbox.moto_dispatch import JobOutcome, JobSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAINER_COMMAND = (sys.executable, "-m", "containers.trainer")
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+_REASON_CHARS = 400
+
+
+@dataclass
+class JobRequest:
+    """What a ``JobHook`` may change before the process starts (tests use it to inject faults)."""
+
+    spoke_id: str
+    job_name: str
+    environment: dict[str, str]
+    argv: list[str]
+
+
+JobHook = Callable[[JobRequest], None]
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One finished job, for measurements."""
+
+    spoke_id: str
+    job_name: str
+    started: float
+    seconds: float
+    exit_code: int
+    log_path: Path
+
+
+@dataclass
+class BatchRuntime:
+    endpoint_url: str
+    credentials_for_role: Callable[[str], dict[str, str]]  # role ARN -> AWS_* environment variables
+    log_dir: Path
+    threads_per_job: int
+    hooks: list[JobHook] = field(default_factory=list)
+    runs: list[JobRun] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._processes: set[subprocess.Popen] = set()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def run_job(self, job: JobSpec) -> JobOutcome:
+        request = JobRequest(job.environment.get("SPOKE_ID", ""), job.job_name, dict(job.environment),
+                             list(TRAINER_COMMAND))
+        for hook in self.hooks:
+            hook(request)
+        if not job.job_role_arn:
+            return JobOutcome(-1, "the job definition has no job role")
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        threads = str(self.threads_per_job)
+        env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads,
+                    "MKL_NUM_THREADS": threads, "AWS_REGION": job.region, "AWS_DEFAULT_REGION": job.region})
+        env.update(request.environment)
+        env.update(self.credentials_for_role(job.job_role_arn))
+        env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        log_path = self.log_dir / f"{job.job_name}-{job.job_id[:8]}.log"
+        started = time.time()
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(request.argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            with self._lock:
+                self._processes.add(process)
+            try:
+                exit_code = process.wait(timeout=job.timeout_seconds)
+                reason = "" if exit_code == 0 else f"exit {exit_code}: {_last_line(log_path)}"
+            except subprocess.TimeoutExpired:
+                process.kill()
+                exit_code = process.wait()
+                reason = f"Job attempt duration exceeded timeout ({job.timeout_seconds} s)"
+            finally:
+                with self._lock:
+                    self._processes.discard(process)
+        self.runs.append(JobRun(request.spoke_id, job.job_name, started, time.time() - started, exit_code, log_path))
+        return JobOutcome(exit_code, reason)
+
+    def kill_all(self) -> None:
+        """Stop every job still running (the sandbox is shutting down)."""
+        with self._lock:
+            processes = list(self._processes)
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
+def _last_line(path: Path) -> str:
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if not lines:
+        return "the process printed nothing"
+    # The trainer logs "<time> ERROR trainer: <message>"; keep the message.
+    text = lines[-1].split(" trainer: ", 1)[-1]
+    return text[:_REASON_CHARS]

@@ -1,0 +1,151 @@
+"""``fedcore demo``: the deployed system on one machine, from hospital uploads to a scored report.
+
+The same data split as ``simulate`` (ACTG 175, 20 % held out for scoring, a Dirichlet split over
+``arms``), but every step runs as it would in AWS: each hospital uploads its table to its own
+account, the synthesized round loop runs in the emulated hub, Lambda steps are the real handlers,
+training jobs are real trainer processes, and the synthetic rows come from the published model
+version through ``fedcore.runtime.generate`` (the API's path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fedcore.evaluation import evaluate
+from fedcore.evaluation.report import to_jsonable, write_report
+from fedcore.experiment import HOLDOUT_SHARE, _default_partition_column, load_data
+from fedcore.model.config import SamplingConfig
+from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_split
+from fedcore.run_config import RunConfig
+from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
+from fedcore.sandbox.progress import RunProgress, console_history, snapshot
+from fedcore.sandbox.sandbox import ExecutionResult, Sandbox
+from fedcore.sandbox.timings import round_timings
+
+logger = logging.getLogger(__name__)
+
+DATASET = "actg175"
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    spokes: int = 3
+    rounds: int = RunConfig().rounds
+    target_epsilon: float = RunConfig().privacy.target_epsilon
+    config: dict = field(default_factory=dict)  # further RunConfig fields, e.g. {"model": {...}}
+    rows: int | None = None  # synthetic rows; None = as many as the real training rows
+    seed: int = 0
+    timeout_seconds: float = 3600
+
+
+def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress], None] | None = None,
+             on_ready: Callable[[Sandbox, str], None] | None = None) -> dict:
+    """Run the demo into ``out_dir``; ``on_ready(sandbox, run_id)`` runs before the sandbox stops."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name, frame, schema = load_data(DATASET, None)
+    train, holdout = train_holdout_split(frame, HOLDOUT_SHARE, spec.seed)
+    parts = partition_dirichlet(train, spec.spokes, _default_partition_column(schema), spec.seed, DEFAULT_ALPHA)
+    started = time.time()
+    with Sandbox(spec.spokes, workdir=out_dir / "sandbox") as sandbox:
+        partitions = dict(zip(sandbox.spoke_ids, parts))
+        for spoke_id, part in partitions.items():
+            sandbox.upload_table(spoke_id, part.to_csv(index=False).encode())
+        run_id = f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        quorum = min(int(sandbox.hub.functions["aggregate"].environment["QUORUM"]), spec.spokes)
+        config = {"schema": DATASET, "rounds": spec.rounds, "quorum": quorum, "seed": spec.seed,
+                  **spec.config, "privacy": {"target_epsilon": spec.target_epsilon, **spec.config.get("privacy", {})}}
+        execution = sandbox.start_run(run_id, config)
+        result = _follow(sandbox, execution, run_id, spec.timeout_seconds, on_progress)
+        services = sandbox.hub_services()
+        events = sandbox.history(execution)
+        (out_dir / "execution_history.json").write_text(json.dumps(console_history(events), indent=1, default=str))
+        audit_entries = services.audit.export_jsonl(out_dir / "audit.jsonl")
+        run = services.runs.get_run(run_id) or {}
+        rounds = sorted(services.runs.list_rounds(run_id), key=lambda m: m["round"])
+        report = _report_base(spec, name, schema, train, holdout, partitions, run, rounds, result, config)
+        report["sandbox"] = {"seconds": round(time.time() - started, 1), "audit_entries": audit_entries,
+                             "timings": round_timings(events, sandbox.batch.runs, sandbox.workdir, rounds)}
+        synthetic = _generate(services, run_id, spec, len(train), report)
+        if synthetic is not None:
+            report.update(evaluate(train, holdout, synthetic, schema, schema.target, seed=spec.seed))
+            report["privacy"] = {**report.get("privacy", {}), **_privacy(run, rounds, config)}
+            synthetic.to_csv(out_dir / "synthetic.csv", index=False)
+            write_report(out_dir, report, holdout, synthetic, schema)
+        else:
+            report["privacy"] = _privacy(run, rounds, config)
+            (out_dir / "report.json").write_text(json.dumps(to_jsonable(report), indent=2))
+        if on_ready is not None:
+            on_ready(sandbox, run_id)
+    return report
+
+
+def _follow(sandbox: Sandbox, execution: str, run_id: str, timeout: float,
+            on_progress: Callable[[RunProgress], None] | None) -> ExecutionResult:
+    services = sandbox.hub_services()
+    deadline = time.time() + timeout
+    while True:
+        if on_progress is not None:
+            on_progress(snapshot(sandbox.history(execution), services.runs.get_run(run_id),
+                                 services.runs.list_rounds(run_id)))
+        result = sandbox.describe(execution)
+        if result.status != "RUNNING":
+            return result
+        if time.time() > deadline:
+            raise TimeoutError(f"the demo run {run_id} did not finish within {timeout} s")
+        time.sleep(POLL_SECONDS)
+
+
+def _report_base(spec, name, schema, train, holdout, partitions, run, rounds, result, config) -> dict:
+    return {
+        "data": {"name": name, "target": schema.target, "train_rows": len(train), "holdout_rows": len(holdout),
+                 "spokes": {k: len(v) for k, v in partitions.items()}},
+        "run": {"status": run.get("status", "UNKNOWN"), "message": run.get("error"), "run_id": result.name,
+                "execution_name": result.name, "execution_status": result.status,
+                "execution_error": result.error, "rounds_completed": int(run.get("rounds_completed", len(rounds))),
+                "model_version": run.get("model_version")},
+        "rounds": [{"round": m["round"], "loss": m["loss"], "spokes": m["spokes"], "seconds": m.get("round_seconds"),
+                    "rejected": m.get("rejected", {}), "failed": m.get("failed", []), "bytes_in": m.get("bytes_in"),
+                    "bytes_out": m.get("bytes_out"), "aggregate_seconds": m.get("aggregate_seconds"),
+                    "epsilon": m.get("epsilon", {})} for m in rounds],
+        "config": {"run": run.get("config", config)},
+    }
+
+
+def _privacy(run: dict, rounds: list[dict], config: dict) -> dict:
+    cfg = run.get("config") or {}
+    privacy = cfg.get("privacy") or {}
+    per_round: dict[str, list[float]] = {}
+    for metrics in rounds:
+        for spoke, epsilon in (metrics.get("epsilon") or {}).items():
+            per_round.setdefault(spoke, []).append(epsilon)
+    return {"dp": privacy.get("enabled", True), "epsilon": run.get("epsilon", {}), "delta": privacy.get("delta"),
+            "accountant": privacy.get("accountant"), "target_epsilon": privacy.get("target_epsilon"),
+            "epsilon_per_round": per_round, "plans": run.get("plans", {})}
+
+
+def _generate(services, run_id: str, spec: DemoSpec, train_rows: int, report: dict):
+    """Synthetic rows from this run's published model version, or None if it published none."""
+    try:
+        record = find_model_version(services, report["run"]["model_version"])
+    except NoPublishedModelError:
+        logger.warning("run %s published no model version; nothing to generate", run_id)
+        return None
+    if record["run_id"] != run_id:
+        return None
+    rows = spec.rows or train_rows
+    sampling = SamplingConfig()
+    started = time.perf_counter()
+    synthetic = generate_from_version(services, record, rows, sampling, spec.seed)
+    report["generation"] = {"rows": rows, "seconds": round(time.perf_counter() - started, 3),
+                            "sampler": asdict(sampling), "model_version": record["version"],
+                            "model_sha256": record["sha256"]}
+    report["config"]["model"] = record["model"]
+    return synthetic

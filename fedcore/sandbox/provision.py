@@ -1,0 +1,223 @@
+"""Create the emulated hub and spoke accounts from the synthesized templates.
+
+Each resource the round loop touches is created from its own template properties, in its own
+account: IAM roles, KMS keys and aliases, named S3 buckets, DynamoDB tables, the container-image
+Lambda functions (with their resolved environment), the state machine (its definition exported by
+``cdk.asl_export`` against the created function ARNs), and per spoke the Batch queue and job
+definition. Networking, logging, alarms, backups, the API front door and IAM policies are not
+emulated (moto does not enforce IAM; the accounts are separated by ownership of resources).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from cdk.asl_export import export_asl, lambda_handlers, referenced_ids, state_machine_ids
+from fedcore.sandbox.cfn import Resolver, resources_of_type
+from fedcore.sandbox.emulator import Emulator
+from fedcore.sandbox.synth import StackTemplate, SynthesizedApp
+
+logger = logging.getLogger(__name__)
+
+IMAGE_PLACEHOLDER = "{account}.dkr.ecr.{region}.amazonaws.com/fedcore-sandbox:local"  # never pulled
+BATCH_SERVICE_ROLE = "fedcore-sandbox-batch-service"
+_TRUST_ANYONE_IN_ACCOUNT = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+
+
+@dataclass(frozen=True)
+class HostedFunction:
+    name: str
+    arn: str
+    handler: str
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class HubDeployment:
+    account: str
+    region: str
+    bucket: str
+    key_arn: str
+    runs_table: str
+    ledger_table: str
+    audit_table: str
+    functions: dict[str, HostedFunction]  # by handler module, e.g. "aggregate"
+    state_machine_arn: str
+    spokes: list[dict]  # the SPOKES descriptors the functions were given
+
+
+@dataclass(frozen=True)
+class SpokeDeployment:
+    spoke_id: str
+    account: str
+    data_bucket: str
+    data_key: str
+    job_queue_arn: str
+    job_definition: str
+    job_role_arn: str
+    launch_role_arn: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    hub: HubDeployment
+    spokes: dict[str, SpokeDeployment]
+
+
+def provision(emulator: Emulator, app: SynthesizedApp) -> Deployment:
+    hub_resolver = _create_stack(emulator, app.hub)
+    hub = _hub_deployment(app.hub, hub_resolver)
+    spokes = {}
+    for descriptor in hub.spokes:
+        stack = app.spokes[descriptor["spoke_id"]]
+        resolver = _create_stack(emulator, stack)
+        spokes[descriptor["spoke_id"]] = _spoke_deployment(descriptor, stack, resolver)
+    return Deployment(hub, spokes)
+
+
+def _create_stack(emulator: Emulator, stack: StackTemplate) -> Resolver:
+    """Create the stack's emulated resources in its account; return the values they resolve to."""
+    resolver = Resolver(stack.account, stack.region)
+    template = stack.template
+
+    def client(service: str):
+        return emulator.client(service, account=stack.account)
+
+    iam = client("iam")
+    for logical_id, props in resources_of_type(template, "AWS::IAM::Role"):
+        name = props.get("RoleName") or logical_id[:64]
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_TRUST_ANYONE_IN_ACCOUNT))["Role"]
+        resolver.bind(logical_id, Ref=name, Arn=role["Arn"])
+    kms = client("kms")
+    for logical_id, props in resources_of_type(template, "AWS::KMS::Key"):
+        key = kms.create_key(Description=str(props.get("Description", logical_id)))["KeyMetadata"]
+        resolver.bind(logical_id, Ref=key["KeyId"], Arn=key["Arn"])
+    for logical_id, props in resources_of_type(template, "AWS::KMS::Alias"):
+        kms.create_alias(AliasName=props["AliasName"], TargetKeyId=resolver.resolve(props["TargetKeyId"]))
+        resolver.bind(logical_id, Ref=props["AliasName"])
+    _create_buckets(client("s3"), template, resolver, stack.region)
+    _create_tables(client("dynamodb"), template, resolver)
+    _create_batch(client("batch"), iam, template, resolver, stack)
+    _create_functions(client("lambda"), template, resolver, stack)
+    _create_state_machines(client("stepfunctions"), template, resolver)
+    return resolver
+
+
+def _create_buckets(s3, template: dict, resolver: Resolver, region: str) -> None:
+    for logical_id, props in resources_of_type(template, "AWS::S3::Bucket"):
+        name = props.get("BucketName")
+        if not name:
+            continue  # access-log buckets: not emulated
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        resolver.bind(logical_id, Ref=name, Arn=f"arn:aws:s3:::{name}")
+
+
+def _create_tables(dynamodb, template: dict, resolver: Resolver) -> None:
+    for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table"):
+        table = dynamodb.create_table(
+            TableName=props["TableName"], KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
+        )["TableDescription"]
+        resolver.bind(logical_id, Ref=props["TableName"], Arn=table["TableArn"])
+
+
+def _create_batch(batch, iam, template: dict, resolver: Resolver, stack: StackTemplate) -> None:
+    environments = list(resources_of_type(template, "AWS::Batch::ComputeEnvironment"))
+    if not environments:
+        return
+    service_role = iam.create_role(RoleName=BATCH_SERVICE_ROLE,
+                                   AssumeRolePolicyDocument=json.dumps(_TRUST_ANYONE_IN_ACCOUNT))["Role"]["Arn"]
+    for logical_id, props in environments:  # the local machine is the compute: UNMANAGED
+        name = props.get("ComputeEnvironmentName") or logical_id[:128]
+        arn = batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED", state="ENABLED",
+                                               serviceRole=service_role)["computeEnvironmentArn"]
+        resolver.bind(logical_id, Ref=arn, ComputeEnvironmentArn=arn)
+    for logical_id, props in resources_of_type(template, "AWS::Batch::JobQueue"):
+        order = [{"order": item["Order"], "computeEnvironment": resolver.resolve(item["ComputeEnvironment"])}
+                 for item in props["ComputeEnvironmentOrder"]]
+        arn = batch.create_job_queue(jobQueueName=props["JobQueueName"], state=props.get("State", "ENABLED"),
+                                     priority=int(props.get("Priority", 1)),
+                                     computeEnvironmentOrder=order)["jobQueueArn"]
+        resolver.bind(logical_id, Ref=arn, JobQueueArn=arn, JobQueueName=props["JobQueueName"])
+    for logical_id, props in resources_of_type(template, "AWS::Batch::JobDefinition"):
+        container = props["ContainerProperties"]
+        properties = {
+            "image": IMAGE_PLACEHOLDER.format(account=stack.account, region=stack.region),
+            "environment": [{"name": e["Name"], "value": str(resolver.resolve(e["Value"]))}
+                            for e in container.get("Environment", [])],
+            "resourceRequirements": [{"type": r["Type"], "value": str(r["Value"])}
+                                     for r in container.get("ResourceRequirements", [])],
+        }
+        if "JobRoleArn" in container:
+            properties["jobRoleArn"] = resolver.resolve(container["JobRoleArn"])
+        kwargs = {}
+        if "Timeout" in props:
+            kwargs["timeout"] = {"attemptDurationSeconds": int(props["Timeout"]["AttemptDurationSeconds"])}
+        arn = batch.register_job_definition(jobDefinitionName=props["JobDefinitionName"], type="container",
+                                            containerProperties=properties, **kwargs)["jobDefinitionArn"]
+        resolver.bind(logical_id, Ref=arn)
+
+
+def _create_functions(lambda_, template: dict, resolver: Resolver, stack: StackTemplate) -> None:
+    for logical_id in lambda_handlers(template):  # container-image functions with a handler CMD
+        props = template["Resources"][logical_id]["Properties"]
+        variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
+        created = lambda_.create_function(
+            FunctionName=props["FunctionName"], Role=resolver.resolve(props["Role"]), PackageType="Image",
+            Code={"ImageUri": IMAGE_PLACEHOLDER.format(account=stack.account, region=stack.region)},
+            ImageConfig={"Command": props["ImageConfig"]["Command"]},
+            Environment={"Variables": {k: str(v) for k, v in variables.items()}},
+            MemorySize=int(props.get("MemorySize", 128)), Timeout=int(props.get("Timeout", 3)),
+        )
+        resolver.bind(logical_id, Ref=created["FunctionName"], Arn=created["FunctionArn"])
+
+
+def _create_state_machines(sfn, template: dict, resolver: Resolver) -> None:
+    for logical_id in state_machine_ids(template):
+        props = template["Resources"][logical_id]["Properties"]
+        arns = {ref: _arn_or_ref(resolver, ref) for ref in referenced_ids(template, logical_id) if "::" not in ref}
+        definition = export_asl(template, arns, state_machine_id=logical_id)
+        arn = sfn.create_state_machine(name=props["StateMachineName"], definition=definition,
+                                       roleArn=resolver.resolve(props["RoleArn"]),
+                                       type=props.get("StateMachineType", "STANDARD"))["stateMachineArn"]
+        resolver.bind(logical_id, Ref=arn, Name=props["StateMachineName"])
+
+
+def _arn_or_ref(resolver: Resolver, logical_id: str) -> str:
+    try:
+        return resolver.value(logical_id, "Arn")
+    except ValueError:
+        return resolver.value(logical_id)
+
+
+def _hub_deployment(stack: StackTemplate, resolver: Resolver) -> HubDeployment:
+    functions = {}
+    for logical_id, handler in lambda_handlers(stack.template).items():
+        props = stack.template["Resources"][logical_id]["Properties"]
+        environment = {k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()}
+        functions[handler.split(".")[-2]] = HostedFunction(
+            resolver.value(logical_id), resolver.value(logical_id, "Arn"), handler, environment)
+    env = functions["aggregate"].environment
+    (machine_id,) = state_machine_ids(stack.template)
+    return HubDeployment(
+        account=stack.account, region=stack.region, bucket=env["HUB_BUCKET"], key_arn=env["HUB_KMS_KEY_ID"],
+        runs_table=env["RUNS_TABLE"], ledger_table=env["LEDGER_TABLE"], audit_table=env["AUDIT_TABLE"],
+        functions=functions, state_machine_arn=resolver.value(machine_id), spokes=json.loads(env["SPOKES"]),
+    )
+
+
+def _spoke_deployment(descriptor: dict, stack: StackTemplate, resolver: Resolver) -> SpokeDeployment:
+    ((_, job_definition),) = resources_of_type(stack.template, "AWS::Batch::JobDefinition")
+    container = job_definition["ContainerProperties"]
+    env = {e["Name"]: str(resolver.resolve(e["Value"])) for e in container.get("Environment", [])}
+    return SpokeDeployment(
+        spoke_id=descriptor["spoke_id"], account=stack.account, data_bucket=env["DATA_BUCKET"],
+        data_key=env["DATA_KEY"], job_queue_arn=descriptor["job_queue_arn"],
+        job_definition=descriptor["job_definition"], job_role_arn=resolver.resolve(container["JobRoleArn"]),
+        launch_role_arn=descriptor["launch_role_arn"],
+    )

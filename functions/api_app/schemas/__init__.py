@@ -1,0 +1,1 @@
+"""Request and response bodies of the research API, one module per area."""

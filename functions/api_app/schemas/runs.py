@@ -1,0 +1,84 @@
+"""POST /runs, GET /runs, GET /runs/{id}, POST /runs/{id}/stop."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from fedcore.datasets import BUILTIN_SCHEMAS
+from fedcore.run_config import AGGREGATION_STRATEGIES
+from fedcore.schema import Schema
+from functions.api_app.schemas.common import ID_PATTERN, RequestBody
+
+
+class RunStartRequest(RequestBody):
+    """A run's settings; anything left out takes the deployment's (then RunConfig's) default."""
+
+    run_id: str | None = Field(None, pattern=ID_PATTERN, description="default: generated from the time")
+    rounds: int | None = Field(None, ge=1, le=1000)
+    quorum: int | None = Field(None, ge=1, le=1000)
+    spokes: list[str] | None = Field(None, min_length=1, max_length=100,
+                                     description="the hospitals to train with; default and today: all of them")
+    target_epsilon: float | None = Field(None, gt=0, le=100, description="per hospital, over the whole run")
+    strategy: Literal[AGGREGATION_STRATEGIES] | None = None  # type: ignore[valid-type]
+    strategy_params: dict[str, float] | None = Field(None, max_length=16)
+    epochs_per_round: int | None = Field(None, ge=1, le=1000)
+    batch_size: int | None = Field(None, ge=1, le=1_000_000)
+    model: dict[str, int | float | str | bool] | None = Field(
+        None, max_length=32, description="DiffusionConfig overrides, e.g. {\"hidden_dim\": 512}")
+    table_schema: Literal[BUILTIN_SCHEMAS] | Schema = Field(  # type: ignore[valid-type]
+        "healthcare", alias="schema", description="a built-in schema name or a schema object")
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    status: Literal["STARTING"] = "STARTING"
+    execution_arn: str
+    console_url: str
+    config: dict[str, Any]
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    status: str
+    current_round: int
+    rounds: int | None
+    spokes: list[str]
+    created_at: str | None
+    finished_at: str | None = None
+    model_version: str | None = None
+    epsilon: dict[str, float] = Field(default_factory=dict, description="per hospital, latest known")
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]
+    next_offset: int | None
+
+
+class RoundMetrics(BaseModel):
+    run_id: str
+    round: int
+    loss: float | None = None
+    spokes: list[str] = Field(default_factory=list, description="hospitals whose update was aggregated")
+    rejected: dict[str, str] = Field(default_factory=dict, description="hospital -> why its update was refused")
+    failed: list[str] = Field(default_factory=list, description="hospitals whose training job failed")
+    total_examples: int | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    aggregate_seconds: float | None = None
+    round_seconds: float | None = None
+    epsilon: dict[str, float] = Field(default_factory=dict, description="per hospital, after this round")
+
+
+class RunDetail(RunSummary):
+    execution_status: str | None = Field(None, description="the Step Functions execution's own status")
+    error: str | None = None
+    config: dict[str, Any] | None
+    metrics: list[RoundMetrics]
+
+
+class RunStopped(BaseModel):
+    run_id: str
+    execution_arn: str
+    status: str = Field(description="the execution's status after the stop request, e.g. ABORTED")

@@ -1,0 +1,86 @@
+"""The API's settings, read once from the Lambda environment (or built directly in tests).
+
+Required: ``STATE_MACHINE_ARN`` and ``SPOKES`` (as for every hub function). Optional, with
+the defaults below: ``API_INLINE_ROWS``, ``API_MAX_ROWS``, ``API_MAX_BODY_BYTES``,
+``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ROUNDS``, ``QUORUM`` (the deployment's run
+defaults, which a started run inherits unless the request overrides them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive a week
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    state_machine_arn: str  # the round loop a POST /runs starts
+    spokes: tuple[str, ...]  # the deployment's hospitals, in SPOKES order
+    inline_row_limit: int = 1_000  # up to this many rows come back in the response body
+    max_rows: int = 50_000  # most rows one request may ask for (default model: ~10 s on 2 vCPUs)
+    max_body_bytes: int = 16 * 1024  # request bodies above this are refused with 413
+    presign_expiry_seconds: int = 900  # lifetime of a download link for a large result
+    delta: float = 1e-5  # the ledger's delta; a run must account at the same delta
+    default_rounds: int | None = None  # None: RunConfig's default
+    default_quorum: int | None = None  # None: RunConfig's default
+
+    def __post_init__(self) -> None:
+        parts = self.state_machine_arn.split(":")
+        if len(parts) != 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
+            raise ValueError(f"STATE_MACHINE_ARN is not a state machine ARN: {self.state_machine_arn!r}")
+        if not self.spokes or len(set(self.spokes)) != len(self.spokes):
+            raise ValueError(f"spokes must be a non-empty list of distinct ids, got {self.spokes!r}")
+        if not 1 <= self.inline_row_limit <= self.max_rows:
+            raise ValueError(f"inline_row_limit must be in [1, max_rows={self.max_rows}], got {self.inline_row_limit}")
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if not 1 <= self.presign_expiry_seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"presign_expiry_seconds must be in [1, {MAX_PRESIGN_SECONDS}]")
+        if not 0 < self.delta < 1:
+            raise ValueError(f"delta must be in (0, 1), got {self.delta}")
+
+    @property
+    def region(self) -> str:
+        return self.state_machine_arn.split(":")[3]
+
+    @property
+    def partition(self) -> str:
+        return self.state_machine_arn.split(":")[1]
+
+    def execution_arn(self, run_id: str) -> str:
+        """Executions are named after their run, so a run's execution ARN is known without a lookup."""
+        prefix, name = self.state_machine_arn.rsplit(":stateMachine:", 1)
+        return f"{prefix}:execution:{name}:{run_id}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if env is None else env
+
+        def optional_int(name: str) -> int | None:
+            return int(env[name]) if env.get(name) else None
+
+        defaults = cls.__dataclass_fields__
+        return cls(
+            state_machine_arn=env["STATE_MACHINE_ARN"],
+            spokes=spoke_ids(env["SPOKES"]),
+            inline_row_limit=int(env.get("API_INLINE_ROWS", defaults["inline_row_limit"].default)),
+            max_rows=int(env.get("API_MAX_ROWS", defaults["max_rows"].default)),
+            max_body_bytes=int(env.get("API_MAX_BODY_BYTES", defaults["max_body_bytes"].default)),
+            presign_expiry_seconds=int(env.get("API_PRESIGN_EXPIRY_SECONDS",
+                                               defaults["presign_expiry_seconds"].default)),
+            delta=float(env.get("DELTA", defaults["delta"].default)),
+            default_rounds=optional_int("ROUNDS"),
+            default_quorum=optional_int("QUORUM"),
+        )
+
+
+def spoke_ids(spokes_json: str) -> tuple[str, ...]:
+    """The hospital ids of SPOKES, the JSON list of spoke descriptors every hub function gets."""
+    spokes = json.loads(spokes_json)
+    if not isinstance(spokes, list) or not all(isinstance(s, dict) and "spoke_id" in s for s in spokes):
+        raise ValueError("SPOKES must be a JSON list of objects with a spoke_id")
+    return tuple(str(s["spoke_id"]) for s in spokes)
