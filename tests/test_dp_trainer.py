@@ -15,7 +15,8 @@ from fedcore.training import DPConfig, TrainConfig, train_local
 
 LAYOUT = TabularLayout(2, (2, 3))
 MODEL = DiffusionConfig(hidden_dim=16, num_blocks=1, timesteps=20, time_embed_dim=8, norm_groups=4)
-SGD = TrainConfig(batch_size=64, epochs=1, learning_rate=1.0, optimizer="sgd", weight_decay=0.0, device="cpu")
+SGD = TrainConfig(batch_size=64, epochs=1, learning_rate=1.0, optimizer="sgd", weight_decay=0.0, device="cpu",
+                  num_threads=1)
 
 
 def table(n=120, seed=0) -> EncodedTable:

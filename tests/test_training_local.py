@@ -13,7 +13,7 @@ import torch
 
 LAYOUT = TabularLayout(2, (2, 3))
 MODEL = DiffusionConfig(hidden_dim=32, num_blocks=1, timesteps=40, time_embed_dim=16, norm_groups=4)
-FAST = TrainConfig(batch_size=64, epochs=2, learning_rate=3e-3, device="cpu")
+FAST = TrainConfig(batch_size=64, epochs=2, learning_rate=3e-3, device="cpu", num_threads=1)
 
 
 def toy_table(n=300, seed=0) -> EncodedTable:
@@ -75,19 +75,19 @@ def test_arguments_and_global_rng_are_left_alone():
 
 
 def test_fedprox_keeps_the_local_model_near_the_global_one():
+    """With mu = 1 / lr, each SGD step lands at w_global - lr * grad: no drift accumulates."""
     data = toy_table(200)
     start = initial_weights(LAYOUT, MODEL, seed=0)
-    plain = train_local(start, data, LAYOUT, MODEL, FAST, None, seed=0)
-    prox = train_local(start, data, LAYOUT, MODEL, dataclasses.replace(FAST, proximal_mu=100.0, optimizer="sgd",
-                                                                        learning_rate=1e-3), None, seed=0)
-    free = train_local(start, data, LAYOUT, MODEL, dataclasses.replace(FAST, optimizer="sgd", learning_rate=1e-3),
-                       None, seed=0)
+    sgd = dataclasses.replace(FAST, optimizer="sgd", learning_rate=1e-2, weight_decay=0.0, epochs=3)
+
+    free = train_local(start, data, LAYOUT, MODEL, sgd, None, seed=0)
+    prox = train_local(start, data, LAYOUT, MODEL, dataclasses.replace(sgd, proximal_mu=100.0), None, seed=0)
 
     def drift(weights):
         return np.sqrt(sum(np.sum((weights[k] - start[k]) ** 2) for k in start))
 
-    assert drift(prox.weights) < 0.5 * drift(free.weights)
-    assert drift(plain.weights) > 0
+    assert free.steps == prox.steps == 12
+    assert 0 < drift(prox.weights) < 0.3 * drift(free.weights)
 
 
 def test_multiplicity_and_lr_schedule_train():

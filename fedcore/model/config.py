@@ -29,7 +29,6 @@ class DiffusionConfig:
     cat_diffusion: CatDiffusion = "multinomial"  # Hoogeboom et al. 2021, as in TabDDPM
     cat_loss_weight: float = 1.0  # weight of the categorical term against the numeric one
     cat_ce_weight: float = 0.0  # multinomial: weight of an auxiliary x_0 cross-entropy (D3PM hybrid)
-    t_power: float = 1.0  # training t = floor(T u^(1/p)), u ~ U(0,1): p = 1 uniform, p > 1 favours high noise
     linear_basis: int = 0  # >0: add a time-interpolated linear map x_t -> output with this many knots
     time_embed_dim: int = 128  # size of the sinusoidal time embedding
     norm_groups: int = 8  # GroupNorm groups (must divide hidden_dim); per-row, so Opacus-safe
@@ -59,8 +58,6 @@ class DiffusionConfig:
             raise ValueError(f"cat_loss_weight must be >= 0, got {self.cat_loss_weight}")
         if self.cat_ce_weight < 0:
             raise ValueError(f"cat_ce_weight must be >= 0, got {self.cat_ce_weight}")
-        if not self.t_power > 0:
-            raise ValueError(f"t_power must be > 0, got {self.t_power}")
         if self.time_embed_dim < 2 or self.time_embed_dim % 2:
             raise ValueError(f"time_embed_dim must be an even number >= 2, got {self.time_embed_dim}")
         if self.norm_groups < 1 or self.hidden_dim % self.norm_groups:
@@ -85,6 +82,7 @@ class SamplingConfig:
     sampler: Sampler = "ddim"  # strided sampling: 10k rows in well under 10 s on 2 CPU cores
     steps: int = 50  # ddim only: number of evenly spaced timesteps (ddpm uses all T)
     eta: float = 1.0  # ddim only: 0 = deterministic DDIM, 1 = ancestral noise level
+    resample: int = 1  # conditional only: RePaint repeats per step (Lugmayr et al. 2022); 1 = plain replacement
     cat_temperature: float = 1.0  # divides the predicted categorical logits; 1 = the model as trained
     batch_size: int = 4096  # rows generated per forward pass
 
@@ -95,6 +93,8 @@ class SamplingConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.eta < 0:
             raise ValueError(f"eta must be >= 0, got {self.eta}")
+        if self.resample < 1:
+            raise ValueError(f"resample must be >= 1, got {self.resample}")
         if self.cat_temperature <= 0:
             raise ValueError(f"cat_temperature must be > 0, got {self.cat_temperature}")
         if self.batch_size < 1:

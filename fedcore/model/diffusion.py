@@ -54,14 +54,6 @@ class TabularDiffusion:
         self._cache_schedule()
 
     # ---- shapes -------------------------------------------------------------------------
-    @staticmethod
-    def input_dim(layout: TabularLayout, config: DiffusionConfig) -> int:
-        return layout.num_features + sum(layout.cat_cardinalities)
-
-    @staticmethod
-    def output_dim(layout: TabularLayout, config: DiffusionConfig) -> int:
-        return layout.num_features + sum(layout.cat_cardinalities)
-
     @property
     def gaussian_dim(self) -> int:
         """Width of the Gaussian-diffused block: numerics, plus one-hots for gaussian_onehot."""
@@ -136,9 +128,8 @@ class TabularDiffusion:
             unflat = lambda x: x.reshape(b, multiplicity, *x.shape[1:])  # noqa: E731  (B*K, ...) -> (B, K, ...)
             return TrainingBatch(unflat(flat.x_t), unflat(flat.t), DiffusionTarget(*(unflat(f) for f in flat.target)))
         b = batch_num.shape[0]
-        u = torch.rand((b,), generator=generator, device=generator.device)
-        t = (self.config.timesteps * u ** (1.0 / self.config.t_power)).long().clamp(max=self.config.timesteps - 1)
-        t = t.to(self._device)  # (B,)
+        t = torch.randint(0, self.config.timesteps, (b,), generator=generator, device=generator.device)
+        t = t.to(self._device)  # (B,) uniform, as in Ho et al. 2020
         noise = randn((b, self.gaussian_dim), generator, self._device)  # (B, Dn + G)
         if self.config.cat_diffusion == "multinomial":
             num_t = self.q_sample_gaussian(batch_num, t, noise)  # (B, Dn)

@@ -118,14 +118,31 @@ class _Reverse:
         log_post = posterior(coder, log_x0, coder.log_onehot(cat), log_ab_t, log_ab_s)
         return x_s, coder.sample(log_post, self.gen)
 
+    def renoise(self, x: torch.Tensor, cat: torch.Tensor | None, t: int, s: int):
+        """Draw x_t ~ q(x_t | x_s) for s < t: the forward process between two visited steps."""
+        m = self.m
+        ratio = (m.schedule.alpha_bar[t] / m.schedule.alpha_bar[s]).item()
+        x = ratio**0.5 * x + (1 - ratio) ** 0.5 * randn(tuple(x.shape), self.gen, m.device)
+        if cat is not None:
+            log_keep = torch.tensor(np.log(ratio), device=m.device)
+            log_flip = torch.tensor(np.log1p(-ratio), device=m.device).clamp(min=-1e4)
+            cat = m.coder.sample(m.coder.mix(m.coder.log_onehot(cat), log_keep, log_flip), self.gen)
+        return x, cat
+
     def run(self, b: int, timesteps: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.m
         x = randn((b, m.gaussian_dim), self.gen, m.device)  # (B, G): x_T ~ N(0, I)
         cat = None
         if not self.gaussian_cat:
             cat = m.coder.sample(m.coder.uniform_log(b), self.gen)  # (B, Dc): x_T ~ uniform
+        repeats = self.cfg.resample if self.fixed_idx.numel() else 1
         for t, s in zip(timesteps, timesteps[1:] + [-1]):
-            x, cat = self.step(x, cat, t, s)
+            for r in range(repeats):
+                x_s, cat_s = self.step(x, cat, t, s)
+                if r + 1 == repeats or s < 0:
+                    break
+                x, cat = self.renoise(x_s, cat_s, t, s)  # RePaint: back to t, denoise again
+            x, cat = x_s, cat_s
         num = x[:, : self.dn]
         if self.gaussian_cat:
             cat = m.coder.pad(x[:, self.dn :]).argmax(dim=-1)  # (B, Dc)

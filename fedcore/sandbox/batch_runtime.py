@@ -43,6 +43,7 @@ JobHook = Callable[[JobRequest], None]
 class JobRun:
     """One finished job, for measurements."""
 
+    run_id: str
     spoke_id: str
     job_name: str
     started: float
@@ -96,7 +97,8 @@ class BatchRuntime:
             finally:
                 with self._lock:
                     self._processes.discard(process)
-        self.runs.append(JobRun(request.spoke_id, job.job_name, started, time.time() - started, exit_code, log_path))
+        self.runs.append(JobRun(request.environment.get("RUN_ID", ""), request.spoke_id, job.job_name, started,
+                                time.time() - started, exit_code, log_path))
         return JobOutcome(exit_code, reason)
 
     def kill_all(self) -> None:

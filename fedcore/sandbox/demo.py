@@ -72,7 +72,7 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
         rounds = sorted(services.runs.list_rounds(run_id), key=lambda m: m["round"])
         report = _report_base(spec, name, schema, train, holdout, partitions, run, rounds, result, config)
         report["sandbox"] = {"seconds": round(time.time() - started, 1), "audit_entries": audit_entries,
-                             "timings": round_timings(events, sandbox.batch.runs, sandbox.workdir, rounds)}
+                             "timings": round_timings(events, sandbox.batch.runs, run_id, rounds)}
         synthetic = _generate(services, run_id, spec, len(train), report)
         if synthetic is not None:
             report.update(evaluate(train, holdout, synthetic, schema, schema.target, seed=spec.seed))

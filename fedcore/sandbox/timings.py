@@ -19,10 +19,12 @@ _JOB = re.compile(r"^(stats|train)-r(\d+)-")
 _WINDOWS = {"SetupBudgetGate": "SetupMerge", "BudgetGate": "Aggregate"}
 
 
-def round_timings(events: list[dict], jobs: list[JobRun], workdir: Path, rounds: list[dict]) -> list[dict]:
+def round_timings(events: list[dict], jobs: list[JobRun], run_id: str, rounds: list[dict]) -> list[dict]:
+    """Per round (0 = setup): wall seconds, training and aggregation compute, and the rest."""
+    jobs = [j for j in jobs if j.run_id == run_id]
     aggregate_seconds = {m["round"]: m.get("aggregate_seconds") or 0.0 for m in rounds}
     out = []
-    for number, (start, end) in enumerate(_windows(events)):
+    for number, start, end in _windows(events):
         window = (end - start).total_seconds()
         round_jobs = [j for j in jobs if (m := _JOB.match(j.job_name)) and int(m[2]) == number]
         trained = {j.spoke_id: _training_seconds(j.log_path) for j in round_jobs}
@@ -43,15 +45,16 @@ def round_timings(events: list[dict], jobs: list[JobRun], workdir: Path, rounds:
 
 
 def _windows(events: list[dict]):
-    """(start, end) timestamps of each round, setup first, in execution order."""
-    start, closing = None, None
+    """(round, start, end) of each round that reached its merge step, setup (0) first."""
+    start, closing, number = None, None, 0
     for event in events:
         details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
         name = details.get("name")
         if event["type"] == "TaskStateEntered" and name in _WINDOWS:
+            number = 0 if name == "SetupBudgetGate" else number + 1
             start, closing = event["timestamp"], _WINDOWS[name]
         elif event["type"] == "TaskStateExited" and name == closing and start is not None:
-            yield start, event["timestamp"]
+            yield number, start, event["timestamp"]
             start, closing = None, None
 
 

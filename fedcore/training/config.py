@@ -32,6 +32,7 @@ class TrainConfig:
     max_grad_norm: float | None = None  # non-DP only: clip the batch gradient norm; None = off
     proximal_mu: float = 0.0  # FedProx (Li et al. 2020) proximal strength; 0 = plain FedAvg
     device: str = "auto"  # "auto" = CUDA when available, else CPU; or any torch device string
+    num_threads: int | None = None  # CPU threads while training (restored after); None = torch's setting
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -54,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
         if self.proximal_mu < 0:
             raise ValueError(f"proximal_mu must be >= 0, got {self.proximal_mu}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
 

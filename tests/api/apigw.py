@@ -6,7 +6,6 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from mangum import Mangum
 
@@ -92,7 +91,3 @@ class Gateway:
         for k, values in (response.get("multiValueHeaders") or {}).items():
             headers[k.lower()] = values[-1]
         return Reply(response["statusCode"], headers, body)
-
-
-def query_string(params: dict) -> str:
-    return urlencode(params)

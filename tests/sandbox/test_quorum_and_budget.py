@@ -82,5 +82,5 @@ def test_spent_budgets_drop_hospitals_before_training_and_end_the_run_when_quoru
     assert charged_rounds(services.ledger, "hosp-b", "budget-1") == [0, 1, 2]
     assert not services.blobs.exists(update_key("budget-1", 2, "hosp-a"))
     assert not services.blobs.list_keys(layout.updates_prefix("budget-1", 3))
-    trained = [r.job_name for r in sandbox.batch.runs]
+    trained = [r.job_name for r in sandbox.batch.runs if r.run_id == "budget-1"]
     assert "train-r2-hosp-a" not in trained and not any(name.startswith("train-r3-") for name in trained)

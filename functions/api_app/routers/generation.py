@@ -3,7 +3,6 @@
 # No "from __future__ import annotations": the request model is built at run time, so FastAPI must see
 # the class itself in the signature, not a string.
 
-
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
