@@ -25,8 +25,9 @@ def test_denoiser_passes_opacus_strict_validation_and_has_no_buffers():
 
 
 def test_initial_network_is_zero_so_the_model_starts_as_its_marginal_prior():
-    plain = build_model(LAYOUT, dataclasses.replace(CONFIG, marginal_prior=False), seed=0)
-    model = build_model(LAYOUT, CONFIG, seed=0)
+    config = dataclasses.replace(CONFIG, cat_diffusion="multinomial")
+    plain = build_model(LAYOUT, dataclasses.replace(config, marginal_prior=False), seed=0)
+    model = build_model(LAYOUT, config, seed=0)
     t = torch.tensor([0, 1, 5, 10, 19])
     x = torch.cat([torch.randn(5, 3), model.coder.onehot_flat(torch.tensor([[1, 0, 3]] * 5))], dim=1)
 
@@ -39,6 +40,20 @@ def test_initial_network_is_zero_so_the_model_starts_as_its_marginal_prior():
     assert torch.allclose(out[:, :3], (1 - ab).sqrt()[:, None] * x[:, :3], atol=1e-6)  # E[eps | x_t], x_0 ~ N(0, 1)
     probs = torch.softmax(out[:, 3:5], dim=1)  # feature 0 (2 categories), current category 1
     assert torch.allclose(probs[:, 1], ab + (1 - ab) / 2, atol=1e-5)  # q(x_t | x_0) under a uniform prior
+
+
+def test_gaussian_onehot_prior_is_the_optimal_linear_denoiser_at_init():
+    config = dataclasses.replace(CONFIG, cat_diffusion="gaussian_onehot", onehot_scale=0.5)
+    model = build_model(LAYOUT, config, seed=0)
+    t = torch.tensor([0, 7, 19])
+    x = torch.randn(3, 12)
+
+    out = model.denoiser(x, t)
+
+    a, b = model.schedule.alpha_bar[t].float().sqrt()[:, None], (1 - model.schedule.alpha_bar[t].float()).sqrt()[:, None]
+    assert torch.allclose(out[:, :3], b * x[:, :3], atol=1e-6)
+    assert torch.allclose(out[:, 3:], b * x[:, 3:] / (a**2 * 0.25 + b**2), atol=1e-5)  # x_0 ~ N(0, 0.5^2)
+    assert model.denoiser.cat_mean is not None  # learned one-hot means start at zero
 
 
 def test_network_accepts_noise_draws_as_an_extra_axis():

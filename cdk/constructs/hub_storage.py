@@ -43,6 +43,12 @@ class HubStorage(Construct):
                     expiration=Duration.days(update_retention_days),
                     noncurrent_version_expiration=Duration.days(1),
                 ),
+                s3.LifecycleRule(  # large /generate results; their presigned links expire long before
+                    id="expire-generated-tables",
+                    prefix="generated/",
+                    expiration=Duration.days(1),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
             ],
         ).bucket
 

@@ -74,7 +74,8 @@ class HubStack(PlatformStack):
             run_timeout=Duration.hours(ops.run_timeout_hours))
 
         api_role = functions.api.role
-        storage.grant_read(api_role, "models/", "runs/")
+        storage.grant_read(api_role, "models/", "runs/", "generated/")
+        storage.grant_write(api_role, "generated/")  # /generate above the inline limit: CSV + presigned link
         storage.grant_open(api_role, ["model"])
         tables.grant_runs_read(api_role)
         tables.grant_ledger_write(api_role)  # admin budget reset opens a new period, never erases

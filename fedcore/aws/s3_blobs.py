@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError
@@ -11,7 +12,8 @@ from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError
 class S3BlobStore:
     def __init__(self, bucket: str, client=None) -> None:
         self.bucket = bucket
-        self._s3 = client or boto3.client("s3")
+        # SigV4 explicitly: S3 refuses SigV2 presigned URLs for objects under SSE-KMS
+        self._s3 = client or boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def put_new(self, key: str, data: bytes) -> None:
         """Write only if absent (``If-None-Match: *``): a retry can never overwrite."""

@@ -7,7 +7,9 @@ the emulator (InitRun, each hospital's statistics release, SetupMerge, the round
 N round-1 updates are made by sealing perturbed copies of model 0 under each hospital's context,
 as a hospital would seal its own. Then ``functions.aggregate.handler`` runs in a child process (a
 Lambda container of its own) with the function's environment: tracemalloc's peak over the call
-and the process's max RSS are reported, beside the model and update sizes.
+and the process's peak RSS (VmHWM) before and after it are reported, beside the model and update
+sizes, for a cold container (first call: service models and lazy imports load during the call)
+and a warm one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from fedcore.sealing import open_model, seal_update
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _CHILD = """
-import json, os, resource, sys, time, tracemalloc
+import json, os, sys, time, tracemalloc
 from functions.aggregate import handler
 from functions.hub_services import hub_services
 services = hub_services()  # the container's adapters exist before the invocation
@@ -54,16 +56,19 @@ if os.environ.get("WARM"):  # a warm container: clients have loaded their servic
 class Context:
     function_name = "aggregate"; memory_limit_in_mb = 4096; aws_request_id = "measure"
     invoked_function_arn = "arn:aws:lambda:eu-west-1:111111111111:function:aggregate"
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water_mib():  # VmHWM: peak RSS of this process image (ru_maxrss would carry the parent's over exec)
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return round(int(line.split()[1]) / 1024, 1)
+before = high_water_mib()
 tracemalloc.start()
 started = time.perf_counter()
 result = handler(json.loads(sys.argv[1]), Context())
 seconds = time.perf_counter() - started
 peak = tracemalloc.get_traced_memory()[1]
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = high_water_mib()
 print("MEASURED " + json.dumps({"quorum_met": result["quorum_met"], "spokes": len(result["spokes"]),
       "seconds": round(seconds, 3), "traced_peak_mib": round(peak / 2**20, 1),
-      "max_rss_before_mib": round(before / 1024, 1), "max_rss_after_mib": round(after / 1024, 1)}))
+      "peak_rss_before_call_mib": before, "peak_rss_after_call_mib": after}))
 """
 
 

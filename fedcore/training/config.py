@@ -23,12 +23,12 @@ class TrainConfig:
 
     batch_size: int = 256  # rows per step (expected rows per step under DP, see above)
     epochs: int = 5  # local passes over the data per federated round
-    learning_rate: float = 2e-3  # AdamW step size
+    learning_rate: float = 1e-2  # AdamW step size (1e-2 beat 3e-3 and 1.5e-2 with and without DP)
     lr_schedule: LrSchedule = "constant"  # "cosine": decay to 0 over each local round
     optimizer: OptimizerName = "adamw"  # "adam", "adamw" (decoupled decay) or "sgd" (tests)
     weight_decay: float = 1e-4  # AdamW/SGD weight decay
     momentum: float = 0.0  # SGD only: heavy-ball momentum
-    multiplicity: int = 1  # (t, noise) draws per row per step, averaged (Dockhorn et al. 2022)
+    multiplicity: int = 32  # (t, noise) draws per row per step, averaged (Dockhorn et al. 2022)
     max_grad_norm: float | None = None  # non-DP only: clip the batch gradient norm; None = off
     proximal_mu: float = 0.0  # FedProx (Li et al. 2020) proximal strength; 0 = plain FedAvg
     device: str = "auto"  # "auto" = CUDA when available, else CPU; or any torch device string

@@ -115,13 +115,15 @@ def _history() -> list[dict]:
     scheduled = {"taskScheduledEventDetails": {"resourceType": "batch", "parameters": json.dumps(
         {"JobName": "train-r1-hosp-a"})}}
     return [entered(1, "BudgetGate", 0.0), exited(2, "BudgetGate", 1.0),
-            _event(3, "TaskScheduled", 1.5, **scheduled), _event(4, "TaskStarted", 1.6),
-            _event(5, "TaskSucceeded", 9.0), entered(6, "Aggregate", 9.5), exited(7, "Aggregate", 10.0)]
+            _event(3, "MapStateEntered", 1.2, stateEnteredEventDetails={"name": "TrainRound"}),
+            _event(4, "TaskScheduled", 1.5, **scheduled), _event(5, "TaskStarted", 1.6),
+            _event(6, "TaskSucceeded", 9.0), _event(7, "MapStateExited", 9.2, stateExitedEventDetails={"name": "TrainRound"}),
+            entered(8, "Aggregate", 9.5), exited(9, "Aggregate", 10.0)]
 
 
 def test_progress_follows_jobs_and_rounds_from_the_history():
     # Act
-    progress = snapshot(_history()[:4], {"config": {"rounds": 3}, "status": "RUNNING"}, [])
+    progress = snapshot(_history()[:5], {"config": {"rounds": 3}, "status": "RUNNING"}, [])
     done = snapshot(_history(), {"config": {"rounds": 3}}, [{"round": 1, "loss": 0.5, "epsilon": {"hosp-a": 1.0}}])
 
     # Assert
@@ -145,6 +147,8 @@ def test_round_timings_split_the_window_into_training_aggregation_and_overhead(t
     # Assert
     assert (timing["seconds"], timing["training_seconds"], timing["aggregation_seconds"]) == (10.0, 4.0, 0.5)
     assert timing["overhead_seconds"] == 5.5 and timing["overhead_fraction"] == 0.55
+    assert timing["overhead_parts"] == {"trainer_process": 3.0, "job_submit_and_poll": 1.0, "lambda_steps": 1.0,
+                                        "transitions": 0.5}
     assert timing["job_process_seconds"] == {"hosp-a": 7.0}
 
 
