@@ -12,7 +12,7 @@ from fedcore.model.schedules import NoiseSchedule
 from fedcore.preprocessing.encoded import TabularLayout
 
 LAYOUT = TabularLayout(3, (2, 3, 4))
-SMALL = dict(hidden_dim=32, num_blocks=1, timesteps=50, time_embed_dim=16, norm_groups=4)
+SMALL = dict(hidden_dim=32, num_blocks=1, timesteps=50, time_embed_dim=16, norm_groups=4, cat_diffusion="multinomial")
 
 
 def _batch(n=64, seed=0):
@@ -85,7 +85,7 @@ def test_categorical_corruption_follows_alpha_bar():
 
 @pytest.mark.parametrize("cat_diffusion", ["multinomial", "gaussian_onehot"])
 def test_loss_is_per_row_and_rows_are_independent(cat_diffusion):
-    model = build_model(LAYOUT, DiffusionConfig(**SMALL, cat_diffusion=cat_diffusion), seed=0)
+    model = build_model(LAYOUT, DiffusionConfig(**{**SMALL, "cat_diffusion": cat_diffusion}), seed=0)
     batch = model.training_inputs(*_batch(8), torch.Generator().manual_seed(0))
     output = torch.randn(8, model.denoiser.out_proj.out_features)
     per_row = DiffusionLoss(model, reduction="none")(output, batch.target)

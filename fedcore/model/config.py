@@ -33,7 +33,7 @@ class DiffusionConfig:
     time_embed_dim: int = 32  # size of the sinusoidal time embedding
     norm_groups: int = 8  # GroupNorm groups (must divide hidden_dim); per-row, so Opacus-safe
     marginal_prior: bool = True  # add the analytic N(0,1)/uniform prior to the output (prior.py)
-    onehot_scale: float = 0.5  # gaussian_onehot: one-hots coded +-this (0.5 beat 1.0 under DP)
+    onehot_scale: float = 1.0  # gaussian_onehot: one-hots coded +-this; 0.5 broke conditional sampling
 
     def __post_init__(self) -> None:
         if self.hidden_dim < 1:

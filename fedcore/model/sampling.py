@@ -63,12 +63,17 @@ class _Reverse:
         self.fixed_idx = torch.tensor(sorted(conditions), dtype=torch.long, device=model.device)
         self.fixed_val = torch.tensor([conditions[k] for k in sorted(conditions)], dtype=torch.long,
                                       device=model.device)
-        coder = model.coder
-        # flat one-hot columns of the fixed features (gaussian_onehot clamping)
+        cards = model.layout.cat_cardinalities
+        fixed = sorted(conditions)
+        signal = torch.zeros(1, model.coder.total, device=model.device)  # (1, sum K) one-hot signal
+        if conditions:
+            index = torch.tensor([[conditions.get(f, 0) for f in range(len(cards))]], device=model.device)
+            signal = model.onehot_signal(index)
+        # flat one-hot columns of the fixed features, and their clean +-s values (gaussian_onehot)
         self.fixed_cols = torch.cat(
-            [torch.arange(k, device=model.device) + coder.offsets[f] for f, k in
-             ((int(f), model.layout.cat_cardinalities[int(f)]) for f in self.fixed_idx)]
+            [torch.arange(cards[f], device=model.device) + int(model.coder.offsets[f]) for f in fixed]
         ) if conditions else torch.zeros(0, dtype=torch.long, device=model.device)
+        self.fixed_signal = signal[:, self.fixed_cols]  # (1, C)
 
     def _fixed_cat(self, b: int) -> torch.Tensor:
         return self.fixed_val.expand(b, -1)  # (B, F)
@@ -78,14 +83,14 @@ class _Reverse:
         if self.fixed_idx.numel() == 0:
             return x, cat
         m, b = self.m, x.shape[0]
+        if self.gaussian_cat:
+            z = randn((b, self.fixed_cols.numel()), self.gen, m.device)  # (B, C)
+            x = x.clone()
+            x[:, self.dn + self.fixed_cols] = m.sqrt_ab[t] * self.fixed_signal + m.sqrt_1m_ab[t] * z
+            return x, cat
         tt = torch.full((b,), t, dtype=torch.long, device=m.device)
         full = torch.zeros(b, len(m.layout.cat_cardinalities), dtype=torch.long, device=m.device)
         full[:, self.fixed_idx] = self._fixed_cat(b)
-        if self.gaussian_cat:
-            noisy = m.q_sample_gaussian(m.onehot_signal(full), tt, randn((b, m.coder.total), self.gen, m.device))
-            x = x.clone()
-            x[:, self.dn + self.fixed_cols] = noisy[:, self.fixed_cols]
-            return x, cat
         noisy = m.q_sample_categorical(full, tt, self.gen)  # (B, Dc)
         cat = cat.clone()
         cat[:, self.fixed_idx] = noisy[:, self.fixed_idx]
@@ -163,8 +168,13 @@ def sample(
     device: str = "auto",
 ) -> EncodedTable:
     """Generate ``n`` encoded rows from a model or its weights (``model_config`` describes the
-    weights; default ``DiffusionConfig()``). ``conditions`` maps categorical feature index to
-    the category every row must have. The module's mode and device are left as they were."""
+    weights; default ``DiffusionConfig()``), ``sampling_config.batch_size`` rows at a time.
+
+    ``conditions`` maps categorical feature index to the category every row must have; the
+    fixed columns are re-noised into the denoiser input at every step, each step repeated
+    ``sampling_config.resample`` times (RePaint), and set exactly in the output. All randomness
+    comes from ``generator``. The module's mode, device and weights are left as they were.
+    """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     conditions = _check_conditions(layout, conditions)

@@ -7,6 +7,10 @@ steps run the real ``functions/*`` handlers and Batch jobs run the real trainer 
 package is an AWS adapter: fedcore's core never imports it.
 """
 
-from fedcore.sandbox.sandbox import ExecutionResult, Sandbox
+from fedcore.sandbox.emulator import check_extras
+
+check_extras()  # before moto's server and interpreter modules are imported, with a clear message
+
+from fedcore.sandbox.sandbox import ExecutionResult, Sandbox  # noqa: E402
 
 __all__ = ["ExecutionResult", "Sandbox"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedcore.sandbox.moto_dispatch import JobOutcome, JobSpec
+from fedcore.sandbox.calls import JobOutcome, JobSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINER_COMMAND = (sys.executable, "-m", "containers.trainer")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fedcore.evaluation import evaluate
 from fedcore.evaluation.report import to_jsonable, write_report
-from fedcore.experiment import HOLDOUT_SHARE, _default_partition_column, load_data
+from fedcore.experiment import HOLDOUT_SHARE, load_data
 from fedcore.model.config import SamplingConfig
 from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_split
 from fedcore.run_config import RunConfig
@@ -31,6 +31,7 @@ from fedcore.sandbox.timings import round_timings
 logger = logging.getLogger(__name__)
 
 DATASET = "actg175"
+PARTITION_COLUMN = "arms"  # as simulate: hospitals enrolled different mixes of treatment arms
 POLL_SECONDS = 1.0
 
 
@@ -52,7 +53,7 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
     out_dir.mkdir(parents=True, exist_ok=True)
     name, frame, schema = load_data(DATASET, None)
     train, holdout = train_holdout_split(frame, HOLDOUT_SHARE, spec.seed)
-    parts = partition_dirichlet(train, spec.spokes, _default_partition_column(schema), spec.seed, DEFAULT_ALPHA)
+    parts = partition_dirichlet(train, spec.spokes, PARTITION_COLUMN, spec.seed, DEFAULT_ALPHA)
     started = time.time()
     with Sandbox(spec.spokes, workdir=out_dir / "sandbox") as sandbox:
         partitions = dict(zip(sandbox.spoke_ids, parts))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import boto3
 
-from fedcore.sandbox.moto_dispatch import FunctionCall, LambdaResult, ServiceError
+from fedcore.sandbox.calls import FunctionCall, LambdaResult, ServiceError
 
 logger = logging.getLogger(__name__)
 

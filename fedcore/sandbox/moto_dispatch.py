@@ -2,8 +2,8 @@
 
 moto (pinned to 5.2.5, checked by ``install``) executes the synthesized state machine, but on its own
 a Lambda invoke answers with its input, a Batch job "succeeds" at once, every Task calls AWS as
-one default account, and KMS keys are invisible outside their account. ``install`` changes four
-places, each to what AWS does:
+one default account, Batch parameters keep their ASL spelling, and KMS keys are invisible outside
+their account. ``install`` changes five places, each to what AWS does:
 
 - Lambda (``use_docker: False`` backend): ``Invoke`` hands the function's configuration and payload
   to ``Dispatcher.invoke`` (the real handler runs in-process); a ``ServiceError`` raised there
@@ -31,7 +31,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 import botocore.session
@@ -50,66 +50,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 
+from fedcore.sandbox.calls import Dispatcher, FunctionCall, JobOutcome, JobSpec, ServiceError
+
 logger = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
 _INTERPRETER_MODULES = "moto.stepfunctions.parser."
 _TASK_CLIENT_TIMEOUT_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class FunctionCall:
-    """A Lambda invocation as the emulator received it."""
-
-    name: str
-    arn: str
-    handler: str  # the image's CMD, e.g. "functions.aggregate.handler"
-    environment: dict[str, str]
-    memory_mb: int
-    timeout_seconds: int
-    role_arn: str
-
-
-@dataclass(frozen=True)
-class LambdaResult:
-    payload: bytes
-    function_error: str | None = None  # "Unhandled" when the handler raised
-
-
-class ServiceError(RuntimeError):
-    """Raised by ``Dispatcher.invoke`` to make the Invoke call itself fail (Lambda.ServiceException)."""
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A submitted Batch job: its merged environment and the role its container runs as."""
-
-    job_id: str
-    job_name: str
-    account: str
-    region: str
-    job_queue_arn: str
-    job_definition_arn: str
-    environment: dict[str, str]
-    job_role_arn: str | None
-    timeout_seconds: int | None
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    exit_code: int
-    reason: str  # Batch's statusReason
-
-
-class Dispatcher(Protocol):
-    endpoint_url: str
-
-    def invoke(self, call: FunctionCall, payload: bytes) -> LambdaResult: ...
-
-    def run_job(self, job: JobSpec) -> JobOutcome: ...
-
-    def task_credentials(self, role_arn: str) -> dict[str, str]:
-        """boto3 client keyword arguments (access key, secret, token) for a role."""
 
 
 @dataclass

@@ -11,15 +11,12 @@ emulated (moto does not enforce IAM; the accounts are separated by ownership of 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 
 from cdk.asl_export import export_asl, lambda_handlers, referenced_ids, state_machine_ids
 from fedcore.sandbox.cfn import Resolver, resources_of_type
 from fedcore.sandbox.emulator import Emulator
 from fedcore.sandbox.synth import StackTemplate, SynthesizedApp
-
-logger = logging.getLogger(__name__)
 
 IMAGE_PLACEHOLDER = "{account}.dkr.ecr.{region}.amazonaws.com/fedcore-sandbox:local"  # never pulled
 BATCH_SERVICE_ROLE = "fedcore-sandbox-batch-service"
@@ -199,7 +196,8 @@ def _hub_deployment(stack: StackTemplate, resolver: Resolver) -> HubDeployment:
     functions = {}
     for logical_id, handler in lambda_handlers(stack.template).items():
         props = stack.template["Resources"][logical_id]["Properties"]
-        environment = {k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()}
+        variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
+        environment = {k: str(v) for k, v in variables.items()}
         functions[handler.split(".")[-2]] = HostedFunction(
             resolver.value(logical_id), resolver.value(logical_id, "Arn"), handler, environment)
     env = functions["aggregate"].environment

@@ -76,7 +76,11 @@ class Sandbox:
                                      self.workdir / "logs" / "lambda")
         self.batch = BatchRuntime(self.emulator.endpoint_url, environment, self.workdir / "logs" / "batch",
                                   threads_per_job=max(1, (os.cpu_count() or 1) // self.spoke_count))
-        moto_dispatch.install(_Dispatcher(self))
+        try:
+            moto_dispatch.install(_Dispatcher(self))
+        except Exception:
+            self.emulator.stop()
+            raise
         try:
             self.deployment = provision(self.emulator, app)
         except Exception:

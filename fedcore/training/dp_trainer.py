@@ -4,7 +4,8 @@ DP uses Opacus with Poisson sampling and ghost clipping (Li et al. 2022, "Large 
 models can be strong differentially private learners"): the criterion returns one loss per
 row, Opacus computes every row's gradient norm from activations and backprops without
 materialising per-row gradients, and a second backward pass sums the clipped gradients.
-The privacy spend returned is read back from Opacus' own accountant history.
+The privacy spend returned is read back from Opacus' own accountant history, so the ledger
+composes exactly the (noise multiplier, sample rate, steps) that were used.
 """
 
 from __future__ import annotations
@@ -118,8 +119,13 @@ def train_local(
 ) -> LocalTrainResult:
     """Train the global model on one hospital's rows for ``train_config.epochs`` epochs.
 
-    Returns the full local weights. Deterministic on CPU for a given seed (the global torch RNG
-    is used only inside a forked, seeded scope for dropout). Arguments are not modified.
+    Returns the full local weights (not a delta). The optimizer starts fresh every round: its
+    moments would otherwise be private state carried between rounds, and FedAvg averages
+    weights only. With ``dp``, every step is DP-SGD over Poisson-sampled rows with the K noise
+    draws of a row (``train_config.multiplicity``) clipped together as one sample. Runs on CUDA
+    when present (``device="auto"``). Deterministic on CPU for a given seed: every draw comes
+    from generators seeded from ``seed``; the global torch RNG is touched only inside a forked,
+    seeded scope (for dropout). Arguments are not modified.
     """
     check_table(data, layout)
     started = time.perf_counter()
@@ -156,7 +162,9 @@ def train_local(
                 grad_sample_mode="ghost",
                 noise_generator=torch.Generator(device=device).manual_seed(dp_seed),
             )
-        steps, loss_sum, rows = _run_epochs(model, module, optimizer, criterion, loader, noise_gen, train_config, device)
+        steps, loss_sum, rows = _run_epochs(
+            model, module, optimizer, criterion, loader, noise_gen, train_config, device, private=dp is not None
+        )
         weights = get_weights(module)
     if engine is not None:
         sigma, sample_rate, steps = _accounted_spend(engine, dp, steps)
@@ -170,7 +178,7 @@ def train_local(
 
 
 def _run_epochs(model: TabularDiffusion, module: nn.Module, optimizer, criterion, loader, noise_gen,
-                config: TrainConfig, device: torch.device) -> tuple[int, float, int]:
+                config: TrainConfig, device: torch.device, private: bool) -> tuple[int, float, int]:
     """The training loop shared by the DP and non-DP paths: (steps, sum of row losses, rows)."""
     steps, loss_sum, rows = 0, 0.0, 0
     scheduler = None
@@ -185,7 +193,7 @@ def _run_epochs(model: TabularDiffusion, module: nn.Module, optimizer, criterion
             loss = criterion(output, batch.target)  # scalar; a per-row-aware wrapper under DP
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.max_grad_norm is not None and not hasattr(optimizer, "noise_multiplier"):
+            if config.max_grad_norm is not None and not private:  # DP clips per row instead
                 torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
             optimizer.step()
             if scheduler is not None:

@@ -117,7 +117,8 @@ def _history() -> list[dict]:
     return [entered(1, "BudgetGate", 0.0), exited(2, "BudgetGate", 1.0),
             _event(3, "MapStateEntered", 1.2, stateEnteredEventDetails={"name": "TrainRound"}),
             _event(4, "TaskScheduled", 1.5, **scheduled), _event(5, "TaskStarted", 1.6),
-            _event(6, "TaskSucceeded", 9.0), _event(7, "MapStateExited", 9.2, stateExitedEventDetails={"name": "TrainRound"}),
+            _event(6, "TaskSucceeded", 9.0),
+            _event(7, "MapStateExited", 9.2, stateExitedEventDetails={"name": "TrainRound"}),
             entered(8, "Aggregate", 9.5), exited(9, "Aggregate", 10.0)]
 
 
@@ -137,9 +138,10 @@ def test_round_timings_split_the_window_into_training_aggregation_and_overhead(t
     from fedcore.sandbox.batch_runtime import JobRun
 
     log = tmp_path / "train.log"
-    log.write_text("x INFO fedcore.training.dp_trainer: local training: 10 rows, 2 steps, mean loss 0.5, 4.0 s, dp=True\n")
-    jobs = [JobRun("r", "hosp-a", "train-r1-hosp-a", 0.0, 7.0, 0, log), JobRun("other", "hosp-a", "train-r1-hosp-a",
-                                                                           0.0, 99.0, 0, log)]
+    log.write_text("x INFO fedcore.training.dp_trainer: local training: 10 rows, 2 steps, mean loss 0.5, 4.0 s, "
+                   "dp=True\n")
+    jobs = [JobRun("r", "hosp-a", "train-r1-hosp-a", 0.0, 7.0, 0, log),
+            JobRun("other-run", "hosp-a", "train-r1-hosp-a", 0.0, 99.0, 0, log)]
 
     # Act
     (timing,) = round_timings(_history(), jobs, "r", [{"round": 1, "aggregate_seconds": 0.5}])
