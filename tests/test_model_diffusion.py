@@ -126,10 +126,12 @@ def test_huber_and_mse_differ_on_large_errors():
     assert torch.allclose(DiffusionLoss(huber, "none")(output, batch.target), torch.full((4,), 2.5))
 
 
-def test_enumeration_helper_covers_every_category_pair():
-    coder = CategoricalCoder((3,))
-    pairs = torch.tensor(list(itertools.product(range(3), range(3))))
+def test_coder_pads_features_of_different_cardinality():
+    coder = CategoricalCoder((2, 3, 1))
+    index = torch.tensor(list(itertools.product(range(2), range(3), range(1))))  # (6, 3) every combination
 
-    flat = coder.onehot_flat(pairs[:, :1])
+    padded = coder.pad(coder.onehot_flat(index))  # (6, 3, 3)
 
-    assert torch.equal(flat.argmax(1), pairs[:, 0])
+    assert coder.total == 6 and padded.shape == (6, 3, 3)
+    assert torch.equal(padded.argmax(dim=-1), index)
+    assert torch.all(padded[:, 0, 2] < -1e3) and torch.all(padded[:, 2, 1:] < -1e3)  # padding slots

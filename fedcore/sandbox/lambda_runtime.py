@@ -126,8 +126,13 @@ class LambdaRuntime:
     @contextlib.contextmanager
     def _function_log(self, function_name: str) -> Iterator[None]:
         with open(self.log_dir / f"{function_name}.log", "a") as log:
-            powertools = logging.getLogger(POWERTOOLS_LOGGER)
-            streams = [(h, h.setStream(log)) for h in powertools.handlers if isinstance(h, logging.StreamHandler)]
+            # Powertools' handler holds the stdout of when functions.observability was imported (it may be
+            # closed since, e.g. a test's capture): swap the attribute, as setStream would flush the old one.
+            handlers = [h for h in logging.getLogger(POWERTOOLS_LOGGER).handlers
+                        if isinstance(h, logging.StreamHandler)]
+            previous = [h.stream for h in handlers]
+            for handler in handlers:
+                handler.stream = log
             try:
                 with contextlib.redirect_stdout(log), warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -135,8 +140,8 @@ class LambdaRuntime:
                 for warning in caught:  # e.g. Powertools' "no metrics" notice: the function's log, not ours
                     log.write(f"WARNING {warning.category.__name__}: {warning.message}\n")
             finally:
-                for handler, previous in streams:
-                    handler.setStream(sys.__stdout__ if getattr(previous, "closed", False) else previous)
+                for handler, stream in zip(handlers, previous):
+                    handler.stream = sys.__stdout__ if getattr(stream, "closed", False) else stream
 
 
 def _call(handler, event: dict, context: LambdaContext, name: str) -> LambdaResult:

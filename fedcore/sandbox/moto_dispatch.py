@@ -225,6 +225,9 @@ def _invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None
         result = _dispatcher().invoke(call, payload)
     except ServiceError as exc:
         raise _LambdaServiceException(str(exc)) from exc
+    except Exception as exc:  # the sandbox itself broke: to the state machine, the Lambda service failed
+        logger.exception("the sandbox could not invoke %s", call.name)
+        raise _LambdaServiceException(f"the sandbox could not invoke {call.name}: {exc}") from exc
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     return result.payload
