@@ -17,7 +17,7 @@ $(VENV): requirements.txt
 	touch $(VENV)
 
 demo: $(VENV)
-	$(PY) -m fedcore simulate --data actg175 --spokes 3 --out $(OUT)
+	$(PY) -m fedcore demo --out $(OUT)
 
 test: $(VENV)
 	$(PY) -m pytest -q
