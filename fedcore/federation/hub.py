@@ -17,8 +17,7 @@ import numpy as np
 from fedcore.aggregation import ClientUpdate
 from fedcore.aggregation.validation import validate_update
 from fedcore.federation.privacy_plan import SpokePrivacyPlan
-from fedcore.federation.release import ReleaseMeta, split_meta
-from fedcore.federation.spoke import SealedRelease, model_context, update_context
+from fedcore.federation.release import ReleaseMeta, SealedRelease, model_context, split_meta, update_context
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor, build_preprocessor
 from fedcore.preprocessing.table_stats import TableStats, merge_table_stats
 from fedcore.privacy import BudgetDecision, PrivacyLedger

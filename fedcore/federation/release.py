@@ -1,4 +1,7 @@
-"""What a spoke's sealed release carries besides tensors: its privacy spend and row count.
+"""What travels between a spoke and the hub: sealed bytes, their context and metadata.
+
+Torch-free, so the hub's aggregation path never loads the model code.
+The sealed release carries, besides tensors, the spoke's privacy spend and row count.
 
 The metadata travels inside the sealed, authenticated payload (reserved ``_meta/`` names),
 so the hub charges the ledger from numbers the spoke cannot later deny and nobody in
@@ -12,8 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedcore.privacy import StepRecord
+from fedcore.sealing import SealContext
 
 META = "_meta/"
+HUB = "hub"  # the "spoke" value in the encryption context of a global model
+
+
+def model_context(run_id: str, round_: int) -> SealContext:
+    return SealContext(run=run_id, round=round_, spoke=HUB, kind="model")
+
+
+def update_context(run_id: str, round_: int, spoke: str) -> SealContext:
+    return SealContext(run=run_id, round=round_, spoke=spoke, kind="update")
 
 
 @dataclass(frozen=True)
@@ -52,3 +65,18 @@ def split_meta(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], R
     if num_examples < 1:
         raise ValueError(f"release claims {num_examples} examples")
     return payload, ReleaseMeta(num_examples, record, loss)
+
+
+@dataclass(frozen=True)
+class SealedRelease:
+    """What a hospital sends to the hub for one round: sealed bytes and nothing else.
+
+    ``meta`` is the spoke's own copy of what is sealed inside ``blob``; the hub never trusts
+    it and reads the authenticated copy from the payload instead.
+    """
+
+    spoke: str
+    round: int
+    blob: bytes  # sealed named tensors, with ReleaseMeta inside
+    meta: ReleaseMeta | None = None
+    seconds: float = 0.0

@@ -7,53 +7,27 @@ call these. Only sealed bytes and privacy spend leave a hospital, never rows.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from fedcore.federation.privacy_plan import SpokePrivacyPlan
-from fedcore.federation.release import ReleaseMeta, attach_meta
+from fedcore.federation.release import ReleaseMeta, SealedRelease, attach_meta, model_context, update_context
 from fedcore.model.config import DiffusionConfig
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor
 from fedcore.preprocessing.table_stats import compute_table_stats
 from fedcore.privacy import PrivacyLedger, StepRecord
 from fedcore.schema import Schema
-from fedcore.sealing import SealContext, open_model, seal_update
+from fedcore.sealing import open_model, seal_update
 from fedcore.sealing.key_provider import KeyProvider
 from fedcore.training.config import DPConfig, TrainConfig
 from fedcore.training.dp_trainer import train_local
 
 logger = logging.getLogger(__name__)
 
-HUB = "hub"  # the "spoke" value in the encryption context of a global model
-
-
 class LocalCapExceededError(RuntimeError):
     """The hospital's own epsilon cap forbids this round, whatever the hub says."""
-
-
-@dataclass(frozen=True)
-class SealedRelease:
-    """What a hospital sends to the hub for one round: sealed bytes and nothing else.
-
-    ``meta`` is the spoke's own copy of what is sealed inside ``blob``; the hub never trusts
-    it and reads the authenticated copy from the payload instead.
-    """
-
-    spoke: str
-    round: int
-    blob: bytes  # sealed named tensors, with ReleaseMeta inside
-    meta: ReleaseMeta | None = None
-    seconds: float = 0.0
-
-
-def model_context(run_id: str, round_: int) -> SealContext:
-    return SealContext(run=run_id, round=round_, spoke=HUB, kind="model")
-
-
-def update_context(run_id: str, round_: int, spoke: str) -> SealContext:
-    return SealContext(run=run_id, round=round_, spoke=spoke, kind="update")
 
 
 def release_setup_stats(

@@ -16,7 +16,7 @@ from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections
 from fedcore.runtime.ports import BlobExistsError, HubServices
 from fedcore.sealing import SealContext, open_model, seal_model
 from fedcore.runtime.run_state import load_run, run_config, spoke_plans
-from fedcore.federation.spoke import model_context
+from fedcore.federation.release import model_context
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fedcore.federation.spoke import model_context
+from fedcore.federation.release import model_context
 from fedcore.model.config import DiffusionConfig, SamplingConfig
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from fedcore.federation.spoke import SealedRelease
+from fedcore.federation.release import SealedRelease
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
 

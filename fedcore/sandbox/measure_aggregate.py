@@ -25,7 +25,7 @@ import numpy as np
 
 from fedcore.datasets import load_actg175
 from fedcore.federation.release import ReleaseMeta, attach_meta
-from fedcore.federation.spoke import model_context, update_context
+from fedcore.federation.release import model_context, update_context
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.runtime import layout
 from fedcore.runtime.budget_gate import budget_gate
@@ -44,7 +44,7 @@ from functions.hub_services import hub_services
 services = hub_services()  # the container's adapters exist before the invocation
 if os.environ.get("WARM"):  # a warm container: clients have loaded their service models, imports are done
     import fedcore.aggregation.flower_strategies
-    from fedcore.federation.spoke import model_context
+    from fedcore.federation.release import model_context
     from fedcore.runtime import layout
     from fedcore.sealing import open_model
     event = json.loads(sys.argv[1])

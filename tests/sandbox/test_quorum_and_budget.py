@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fedcore.federation.spoke import model_context
+from fedcore.federation.release import model_context
 from fedcore.model.config import SamplingConfig
 from fedcore.run_config import RunConfig
 from fedcore.runtime import layout
