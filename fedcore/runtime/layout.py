@@ -37,3 +37,8 @@ def config_key(run_id: str) -> str:
 def schema_key(run_id: str) -> str:
     """The table schema every spoke must conform to."""
     return f"models/{run_id}/schema.json"
+
+
+def plans_key(run_id: str) -> str:
+    """Each spoke's DP plan as the hub computed it at setup (spokes verify, then reuse it)."""
+    return f"models/{run_id}/plans.json"

@@ -45,6 +45,7 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
         spoke: (plan_spoke(cfg, meta.num_examples).to_dict() if cfg.privacy.enabled else None)
         for spoke, meta in metas.items()
     }
+    _put_once(services, layout.plans_key(run_id), json.dumps(plans, sort_keys=True).encode())
     services.runs.update_run(run_id, {"plans": plans, "current_round": 0, "setup_rejected": rejected})
     services.audit.append("hub", "setup.merged", f"setup/{run_id}",
                           {"run_id": run_id, "spokes": sorted(metas), "rejected": sorted(rejected)})

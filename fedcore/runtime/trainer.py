@@ -9,6 +9,8 @@ releases twice.
 from __future__ import annotations
 
 import io
+import json
+import math
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -17,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from fedcore.federation import spoke
-from fedcore.federation.privacy_plan import plan_spoke, setup_record
+from fedcore.federation.privacy_plan import SpokePrivacyPlan, plan_spoke, setup_record
 from fedcore.privacy import PrivacyLedger, UnknownSpokeError
 from fedcore.runtime import layout
-from fedcore.runtime.ports import BlobExistsError, BlobStore
+from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError, BlobStore
 from fedcore.runtime.run_state import read_preprocessor, read_run_config, read_schema
 from fedcore.sealing import KeyProvider
 from fedcore.table import TableError, conform_table
@@ -69,7 +71,7 @@ def run_trainer(
         logger.info("%s was already released by an earlier attempt; nothing to do", key)
         return {"spoke_id": settings.spoke_id, "round": settings.round, "status": "ALREADY_RELEASED"}
     dp = cfg.privacy.enabled
-    plan = plan_spoke(cfg, len(frame)) if dp and settings.mode == "train" else None  # stats need no plan
+    plan = _spoke_plan(hub_blobs, settings, cfg, len(frame)) if dp and settings.mode == "train" else None
     if dp:
         _ensure_local_account(local_ledger, settings, cfg.privacy.target_epsilon)
         planned = setup_record(cfg) if settings.mode == "stats" else plan.round_record
@@ -112,3 +114,26 @@ def _ensure_local_account(ledger: PrivacyLedger, settings: TrainerSettings, run_
         current = None
     if current != cap:
         ledger.set_limit(settings.spoke_id, cap)
+
+
+def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, rows: int) -> SpokePrivacyPlan:
+    """The hub's published plan for this spoke if it is consistent with this spoke's own data
+    and the run's settings, else a fresh plan (the bisection costs seconds per job).
+
+    Trusting the published noise multiplier is safe: the local cap check that follows refuses
+    any round that would take this hospital past its own limit, whatever the hub planned.
+    """
+    try:
+        published = json.loads(hub_blobs.get(layout.plans_key(settings.run_id))).get(settings.spoke_id)
+    except (BlobNotFoundError, ValueError):
+        published = None
+    if published:
+        plan = SpokePrivacyPlan.from_dict(published)
+        batch = min(cfg.batch_size, rows)
+        batches = math.ceil(rows / batch)
+        expected = (rows, batch, 1.0 / batches, batches * cfg.epochs_per_round, cfg.privacy.max_grad_norm)
+        if (plan.rows, plan.batch_size, plan.sample_rate, plan.steps_per_round, plan.max_grad_norm) == expected:
+            if cfg.privacy.noise_multiplier is None or plan.noise_multiplier == cfg.privacy.noise_multiplier:
+                return plan
+        logger.warning("the published plan for %s does not match its data; planning locally", settings.spoke_id)
+    return plan_spoke(cfg, rows)

@@ -146,3 +146,23 @@ def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
         run_trainer(TrainerSettings("r1", 0, "s0", "stats", 0.01), services.blobs, data["s0"], services.keys,
                     local["s0"])
     assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
+
+
+def test_a_hub_publishing_too_little_noise_is_stopped_by_the_spokes_own_cap(services, actg_parts):
+    import json
+
+    from fedcore.federation.spoke import LocalCapExceededError
+
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    plans = json.loads(services.blobs.get(layout.plans_key("r1")))
+    plans["s0"]["noise_multiplier"] = 0.3  # consistent shape, far too little noise
+    plans["s1"]["rows"] += 1  # inconsistent with s1's data: s1 plans locally instead
+    services.blobs.put(layout.plans_key("r1"), json.dumps(plans).encode())
+    budget_gate(services, "r1", 1, SPOKES)
+    with pytest.raises(LocalCapExceededError):
+        _train(services, data, local, 1, spokes=["s0"])
+    assert not services.blobs.exists(layout.update_key("r1", 1, "s0"))
+    _train(services, data, local, 1, spokes=["s1"])
+    assert local["s1"].spent("s1") <= 3.0
