@@ -107,11 +107,16 @@ def test_every_operation_honours_its_openapi_contract(api_schema, label, takes_i
     for name, mode in passes:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # reproducible in CI; vary with --hypothesis-seed when exploring
         def run(case):
             if name == "aimed":
                 _aim(case, sfn_client, state_machine_arn)
-            response = case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, checks=CHECKS)
+            # A negative case may carry a deliberately malformed Authorization header: sending our
+            # valid token over it would make schemathesis see its invalid input "accepted".
+            mangled_auth = mode == GenerationMode.NEGATIVE and "Authorization" in (case.headers or {})
+            headers = {} if mangled_auth else {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            response = case.call_and_validate(headers=headers, checks=CHECKS)
             statuses[name].append(response.status_code)
 
         run()

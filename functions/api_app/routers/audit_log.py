@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from enum import Enum
 from itertools import takewhile
 
 from fastapi import APIRouter, Depends, Query
 
 from fedcore.audit import AuditEntry, verify_chain
+from fedcore.audit.actions import AUDIT_ACTIONS
 from functions.api_app.auth import require_researcher
 from functions.api_app.context import ApiContext, api_context
 from functions.api_app.errors import ApiError
 from functions.api_app.schemas.history import AuditEntryOut, AuditPage, ChainCheck
 
 router = APIRouter(tags=["audit"])
+AuditAction = Enum("AuditAction", {name.replace(".", "_"): name for name in AUDIT_ACTIONS}, type=str)
 
 
 @router.get("/audit-log", response_model=AuditPage, summary="Audit entries in chain order",
@@ -21,7 +24,7 @@ router = APIRouter(tags=["audit"])
 def read_audit_log(
     after_seq: int = Query(0, ge=0, le=10**12, description="return entries after this sequence number"),
     limit: int = Query(100, ge=1, le=500),
-    action: str | None = Query(None, min_length=1, max_length=100, description="only this action"),
+    action: AuditAction | None = Query(None, description="only this action"),
     since: datetime | None = Query(None, description="only entries at or after this time (ISO 8601)"),
     until: datetime | None = Query(None, description="only entries at or before this time (ISO 8601)"),
     verify: bool = Query(False, description="verify the hash chain over the returned range"),
@@ -34,7 +37,7 @@ def read_audit_log(
     more = False
     for entry in ctx.services.audit.entries(after_seq + 1):
         at = _utc(datetime.fromisoformat(entry.timestamp))
-        if (action and entry.action != action) or (since and at < since) or (until and at > until):
+        if (action and entry.action != action.value) or (since and at < since) or (until and at > until):
             continue
         if len(matches) == limit:
             more = True
@@ -57,7 +60,18 @@ def _verify(ctx: ApiContext, first: int, last: int) -> ChainCheck:
                       first_bad_seq=result.first_bad_seq, reason=result.reason)
 
 
+MAX_UTC_OFFSET = timedelta(hours=14)  # real-world offsets span -12:00 .. +14:00
+
+
 def _utc(moment: datetime | None) -> datetime | None:
+    """UTC view of a filter time; 422 for offsets no place uses or times beyond the calendar."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    if abs(moment.utcoffset()) > MAX_UTC_OFFSET:
+        raise ApiError(422, "invalid_time", f"UTC offset {moment.utcoffset()} is outside -12:00..+14:00")
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ApiError(422, "invalid_time", "the time is outside the representable range") from None

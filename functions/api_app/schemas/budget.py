@@ -40,7 +40,8 @@ class LimitSet(BaseModel):
 
 class ResetRequest(RequestBody):
     spoke: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="recorded in the audit log")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"[^\s\x00-\x1f\x7f]",  # a visible character
+                        description="recorded in the audit log")
 
 
 class ResetDone(BaseModel):
