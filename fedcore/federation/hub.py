@@ -76,6 +76,21 @@ def _ignore_release(_spoke: str, _meta: "ReleaseMeta | None") -> None:
     return None
 
 
+def release_charger(ledger: PrivacyLedger, run_id: str, round_: int, planned: dict) -> ReleaseCallback:
+    """Charge every released update once: its sealed spend, or its plan if it will not open.
+
+    An object that fails to authenticate was still released by somebody under that spoke's
+    name; charging the spoke's planned spend is the conservative choice.
+    """
+
+    def charge(spoke: str, meta: "ReleaseMeta | None") -> None:
+        record = meta.record if meta is not None else planned.get(spoke)
+        if record is not None:
+            ledger.charge(spoke, run_id, round_, record)
+
+    return charge
+
+
 def open_release(run_id: str, round_: int, release: SealedRelease, provider: KeyProvider):
     """Open a sealed release under the context it must have; (payload, authenticated meta)."""
     tensors = open_update(release.blob, update_context(run_id, round_, release.spoke), provider)

@@ -80,7 +80,7 @@ def run_federation(
         )
     preprocessor, setup_rejected, _ = hub.merge_setup_stats(
         config.run_id, releases, schema, provider, config.quorum, config.numeric_transform,
-        on_release=_charger(ledger, config.run_id, 0, {n: setup for n in partitions}),
+        on_release=hub.release_charger(ledger, config.run_id, 0, {n: setup for n in partitions}),
     )
     plans = {name: plan_spoke(config, len(frame)) if dp else None for name, frame in partitions.items()}
     weights = initial_weights(preprocessor.layout, model_config, seed=config.seed)
@@ -116,7 +116,7 @@ def run_federation(
         try:
             outcome = hub.aggregate_round(
                 config.run_id, round_, weights, round_releases, aggregator, provider, config.quorum,
-                on_release=_charger(ledger, config.run_id, round_, planned),
+                on_release=hub.release_charger(ledger, config.run_id, round_, planned),
             )
         except hub.QuorumNotMetError as exc:
             result.status, result.message = FAILED, str(exc)
@@ -140,17 +140,6 @@ def run_federation(
         )
         emit("round_done", result.rounds[-1])
     return result
-
-
-def _charger(ledger: PrivacyLedger, run_id: str, round_: int, planned: dict):
-    """Charge every released update: its authenticated spend, or the plan if it failed to open."""
-
-    def charge(spoke_id: str, meta) -> None:
-        record = meta.record if meta is not None else planned.get(spoke_id)
-        if record is not None:
-            ledger.charge(spoke_id, run_id, round_, record)
-
-    return charge
 
 
 def _record_epsilon(result: FederationResult, ledger: PrivacyLedger, partitions, dp: bool) -> None:

@@ -12,7 +12,7 @@ import time
 from fedcore.aggregation import make_aggregator
 from fedcore.federation import hub
 from fedcore.runtime import layout
-from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections, charger, iter_releases
+from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections, iter_releases
 from fedcore.runtime.ports import BlobExistsError, HubServices
 from fedcore.sealing import SealContext, open_model, seal_model
 from fedcore.runtime.run_state import load_run, run_config, spoke_plans
@@ -42,7 +42,7 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
     try:
         outcome = hub.aggregate_round(
             run_id, round_, global_weights, iter_releases(services, run_id, round_), aggregator,
-            services.keys, cfg.quorum, on_release=charger(services, run_id, round_, planned),
+            services.keys, cfg.quorum, on_release=hub.release_charger(services.ledger, run_id, round_, planned),
         )
         rejected = outcome.rejected
     except hub.QuorumNotMetError as exc:

@@ -18,17 +18,6 @@ def iter_releases(services: HubServices, run_id: str, round_: int) -> Iterator[S
         yield SealedRelease(spoke=spoke, round=round_, blob=services.blobs.get(key))
 
 
-def charger(services: HubServices, run_id: str, round_: int, planned: dict):
-    """Charge every released update once: its sealed spend, or its plan if it will not open."""
-
-    def charge(spoke: str, meta) -> None:
-        record = meta.record if meta is not None else planned.get(spoke)
-        if record is not None:
-            services.ledger.charge(spoke, run_id, round_, record)
-
-    return charge
-
-
 def audit_failed_jobs(services: HubServices, run_id: str, round_: int, results: list[dict] | None) -> list[str]:
     """Record every spoke whose job the state machine reported as failed; return their ids."""
     failed = []

@@ -9,7 +9,7 @@ from fedcore.federation import hub
 from fedcore.federation.privacy_plan import plan_spoke, setup_record
 from fedcore.model.weights import initial_weights
 from fedcore.runtime import layout
-from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections, charger, iter_releases
+from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections, iter_releases
 from fedcore.runtime.ports import BlobExistsError, HubServices
 from fedcore.runtime.run_state import load_run, read_schema, run_config
 
@@ -26,7 +26,7 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
     try:
         preprocessor, rejected, metas = hub.merge_setup_stats(
             run_id, iter_releases(services, run_id, 0), schema, services.keys, cfg.quorum,
-            cfg.numeric_transform, on_release=charger(services, run_id, 0, planned),
+            cfg.numeric_transform, on_release=hub.release_charger(services.ledger, run_id, 0, planned),
         )
     except hub.QuorumNotMetError as exc:
         services.audit.append("hub", "round.quorum_not_met", f"quorum/{run_id}/0",
