@@ -67,3 +67,18 @@ def test_export_and_read_back(tmp_path):
     path = tmp_path / "audit.jsonl"
     assert log.export_jsonl(path) == 3
     assert verify_chain(read_jsonl(path)).ok
+
+
+def test_verify_command_detects_a_truncated_tail_only_against_a_kept_head(tmp_path, capsys):
+    from fedcore.cli.main import main
+
+    log = _log_with(4)
+    path = tmp_path / "audit.jsonl"
+    log.export_jsonl(path)
+    head = list(log.entries())[-1].hash
+    assert main(["audit", "verify", str(path), "--head", head]) == 0
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    assert main(["audit", "verify", str(path)]) == 0  # the chain alone cannot tell
+    assert main(["audit", "verify", str(path), "--head", head]) == 1
+    assert "removed from the end" in capsys.readouterr().err

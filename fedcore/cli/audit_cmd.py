@@ -19,6 +19,9 @@ def register(commands) -> None:
         description="Exit 0 and print 'ok N entries' if every entry's hash and link are intact and the "
         "sequence has no gaps; otherwise exit 1 and name the first bad entry.")
     verify.add_argument("file", type=Path, help="audit.jsonl, as written by the demo or the API's export")
+    verify.add_argument("--head", metavar="SHA256",
+                        help="hash of the newest entry, kept apart from the file (the demo's report.json "
+                        "sandbox.audit_head): without it, removing entries from the end is undetectable")
     verify.set_defaults(handler=run_verify)
 
 
@@ -34,6 +37,10 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"FAILED: {args.file} holds no audit entries", file=sys.stderr)
         return 1
     result = verify_chain(entries)
+    if result.ok and args.head and entries[-1].hash != args.head:
+        print(f"FAILED at entry {entries[-1].seq + 1}: the newest entry's hash is not --head; entries were "
+              "removed from the end or added after it was recorded", file=sys.stderr)
+        return 1
     if result.ok:
         print(f"ok {result.count} entries")
         return 0

@@ -72,7 +72,9 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
         run = services.runs.get_run(run_id) or {}
         rounds = sorted(services.runs.list_rounds(run_id), key=lambda m: m["round"])
         report = _report_base(spec, name, schema, train, holdout, partitions, run, rounds, result, config)
+        audit_head = next(iter(services.audit.entries(max(audit_entries, 1))), None)
         report["sandbox"] = {"seconds": round(time.time() - started, 1), "audit_entries": audit_entries,
+                             "audit_head": audit_head.hash if audit_head else None,
                              "timings": round_timings(events, sandbox.batch.runs, run_id, rounds)}
         synthetic = _generate(services, run_id, spec, len(train), report)
         if synthetic is not None:

@@ -47,3 +47,4 @@ def test_the_demo_runs_the_round_loop_and_writes_a_scored_report(tmp_path, capsy
     capsys.readouterr()
     assert main(["audit", "verify", str(out / "audit.jsonl")]) == 0
     assert capsys.readouterr().out.strip() == f"ok {report['sandbox']['audit_entries']} entries"
+    assert main(["audit", "verify", str(out / "audit.jsonl"), "--head", report["sandbox"]["audit_head"]]) == 0
