@@ -17,14 +17,13 @@ from fedcore.datasets import BUILTIN_DATASETS, builtin_schema, load_builtin_data
 from fedcore.evaluation import evaluate
 from fedcore.evaluation.report import write_report
 from fedcore.federation.simulation import EventHandler, FederationResult, run_federation
-from fedcore.model.config import DiffusionConfig, SamplingConfig
+from fedcore.model.config import SamplingConfig
 from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_split
 from fedcore.run_config import RunConfig
 from fedcore.schema import Schema, load_schema
 from fedcore.schema_inference import infer_schema
 from fedcore.synthesize import generate_synthetic
 from fedcore.table import conform_table, read_csv
-from fedcore.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +35,7 @@ class ExperimentSpec:
     data: str  # a built-in data set name or a CSV path
     spokes: int = 3
     schema: str | None = None  # schema file, "auto", a built-in schema name, or None (built-in data)
-    config: RunConfig = RunConfig()
-    model: DiffusionConfig = DiffusionConfig()
-    train: TrainConfig = TrainConfig()
+    config: RunConfig = RunConfig()  # model and training settings included
     sampling: SamplingConfig = SamplingConfig()
     rows: int | None = None  # synthetic rows; None = as many as the real training rows
     partition_column: str | None = None  # None: the schema's target, else the first categorical
@@ -78,13 +75,13 @@ def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler |
     emit("data", {"name": name, "train": len(train), "holdout": len(holdout),
                   "spokes": {k: len(v) for k, v in partitions.items()}})
 
-    federation = run_federation(partitions, schema, spec.config, spec.model, spec.train, on_event)
+    federation = run_federation(partitions, schema, spec.config, on_event)
 
     rows = spec.rows or len(train)
     emit("generate", {"rows": rows})
     started = time.perf_counter()
     synthetic = generate_synthetic(
-        federation.weights, federation.preprocessor, spec.model, rows, spec.sampling, seed=spec.config.seed
+        federation.weights, federation.preprocessor, spec.config.diffusion_config(), rows, spec.sampling, seed=spec.config.seed
     )
     generate_seconds = time.perf_counter() - started
     emit("evaluate", {})
@@ -130,6 +127,6 @@ def _assemble_report(spec, name, schema, target, train, holdout, partitions, fed
         "privacy": privacy,
         "rounds": federation.rounds,
         "generation": {"rows": rows, "seconds": round(generate_seconds, 3), "sampler": asdict(spec.sampling)},
-        "config": {"run": spec.config.model_dump(mode="json"), "model": asdict(spec.model),
-                   "train": asdict(spec.train)},
+        "config": {"run": spec.config.model_dump(mode="json"), "model": asdict(spec.config.diffusion_config()),
+                   "train": asdict(spec.config.train_config())},
     }

@@ -16,7 +16,7 @@ def handler(event, context):
         metrics.add_metric("AggregationErrors", MetricUnit.Count, 1)
         metrics.add_metric("SpokeDropouts", MetricUnit.Count, eligible)
         return result
-    stored = next(m for m in services.runs.list_rounds(run_id) if m["round"] == round_)
+    stored = result["metrics"]
     metrics.add_metric("ParticipatingSpokes", MetricUnit.Count, len(stored["spokes"]))
     metrics.add_metric("SpokeDropouts", MetricUnit.Count, max(0, eligible - len(stored["spokes"])))
     metrics.add_metric("AggregationErrors", MetricUnit.Count, len(stored["rejected"]))

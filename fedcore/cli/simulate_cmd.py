@@ -11,9 +11,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fedcore.experiment import ExperimentSpec, run_experiment
-from fedcore.model.config import DiffusionConfig, SamplingConfig
+from fedcore.model.config import SamplingConfig
 from fedcore.run_config import AGGREGATION_STRATEGIES, PrivacySettings, RunConfig
-from fedcore.training.config import TrainConfig
 
 
 def register(commands) -> None:
@@ -64,10 +63,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     sampling = SamplingConfig()
     if args.sampling_steps:
         sampling = replace(sampling, steps=args.sampling_steps)
-    train = replace(TrainConfig(), batch_size=args.batch_size, epochs=args.epochs_per_round,
-                    proximal_mu=strategy_params.get("proximal_mu", 0.0))
     return ExperimentSpec(data=args.data, spokes=args.spokes, schema=args.schema, config=config,
-                          model=DiffusionConfig(), train=train, sampling=sampling, rows=args.rows)
+                          sampling=sampling, rows=args.rows)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,14 +19,12 @@ import pandas as pd
 from fedcore.aggregation.registry import make_aggregator
 from fedcore.federation import hub, spoke
 from fedcore.federation.privacy_plan import SpokePrivacyPlan, plan_spoke, setup_record
-from fedcore.model.config import DiffusionConfig
 from fedcore.model.weights import initial_weights
 from fedcore.preprocessing.preprocessor import GlobalPreprocessor
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.run_config import RunConfig
 from fedcore.schema import Schema
 from fedcore.sealing.key_provider import LocalKeyProvider
-from fedcore.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +50,12 @@ def run_federation(
     partitions: dict[str, pd.DataFrame],
     schema: Schema,
     config: RunConfig,
-    model_config: DiffusionConfig,
-    train_config: TrainConfig,
     on_event: EventHandler | None = None,
     ledger: PrivacyLedger | None = None,
 ) -> FederationResult:
     """Run the setup round and ``config.rounds`` training rounds across ``partitions``."""
     emit = on_event or (lambda _event, _data: None)
+    model_config, train_config = config.diffusion_config(), config.train_config()
     if len(partitions) < config.quorum:
         raise ValueError(f"{len(partitions)} hospitals cannot meet a quorum of {config.quorum}")
     dp = config.privacy.enabled

@@ -29,7 +29,8 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
         stored = [m for m in services.runs.list_rounds(run_id) if m["round"] == round_]
         if stored:
             logger.info("round %d of %s was already aggregated; returning the stored outcome", round_, run_id)
-            return _answer(run_id, round_, cfg.rounds, stored[0])
+            metrics = {k: v for k, v in stored[0].items() if k not in ("run_id", "round")}  # the store's keys
+            return _answer(run_id, round_, cfg.rounds, metrics)
     failed = audit_failed_jobs(services, run_id, round_, results)
     global_weights = open_model(services.blobs.get(layout.model_key(run_id, round_ - 1)),
                                 model_context(run_id, round_ - 1), services.keys)
@@ -83,7 +84,7 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
 
 def _answer(run_id: str, round_: int, rounds: int, metrics: dict) -> dict:
     return {"run_id": run_id, "round": round_, "quorum_met": True, "more_rounds": round_ < rounds,
-            "spokes": metrics["spokes"], "loss": metrics["loss"]}
+            "spokes": metrics["spokes"], "loss": metrics["loss"], "metrics": metrics}
 
 
 def _state_context(run_id: str, round_: int) -> SealContext:
