@@ -16,13 +16,14 @@ import pandas as pd
 from fedcore.datasets import BUILTIN_DATASETS, builtin_schema, load_builtin_dataset
 from fedcore.evaluation import evaluate
 from fedcore.evaluation.report import write_report
-from fedcore.federation.simulation import EventHandler, FederationResult, run_federation
 from fedcore.model.config import SamplingConfig
 from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_split
 from fedcore.run_config import RunConfig
+from fedcore.runtime.driver import EventHandler
+from fedcore.runtime.generate import generate_from_version
+from fedcore.runtime.simulation import SimulationResult, simulate_federation
 from fedcore.schema import Schema, load_schema
 from fedcore.schema_inference import infer_schema
-from fedcore.synthesize import generate_synthetic
 from fedcore.table import conform_table, read_csv
 
 logger = logging.getLogger(__name__)
@@ -75,14 +76,16 @@ def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler |
     emit("data", {"name": name, "train": len(train), "holdout": len(holdout),
                   "spokes": {k: len(v) for k, v in partitions.items()}})
 
-    federation = run_federation(partitions, schema, spec.config, on_event)
+    federation = simulate_federation(partitions, schema, spec.config, on_event)
+    if federation.model_version is None:
+        raise RuntimeError(f"the run ended {federation.status} without publishing a model: "
+                           f"{federation.run.get('error', 'see the audit log')}")
 
     rows = spec.rows or len(train)
     emit("generate", {"rows": rows})
     started = time.perf_counter()
-    synthetic = generate_synthetic(
-        federation.weights, federation.preprocessor, spec.config.diffusion_config(), rows, spec.sampling, seed=spec.config.seed
-    )
+    synthetic = generate_from_version(federation.services, federation.model_version, rows, spec.sampling,
+                                      seed=spec.config.seed)
     generate_seconds = time.perf_counter() - started
     emit("evaluate", {})
     scores = evaluate(train, holdout, synthetic, schema, target, seed=spec.config.seed)
@@ -103,30 +106,42 @@ def _default_partition_column(schema: Schema) -> str:
     return schema.target if schema.target in categorical else categorical[0]
 
 
-def _assemble_report(spec, name, schema, target, train, holdout, partitions, federation: FederationResult,
+def _assemble_report(spec, name, schema, target, train, holdout, partitions, federation: SimulationResult,
                      scores, rows, generate_seconds) -> dict:
     privacy = dict(scores.get("privacy", {}))
+    dp = spec.config.privacy.enabled
+    epsilon_per_round = {s: [m["epsilon"][s] for m in federation.rounds if s in m.get("epsilon", {})]
+                         for s in partitions} if dp else {}
     privacy.update(
         {
-            "dp": spec.config.privacy.enabled,
-            "epsilon": federation.epsilon,
+            "dp": dp,
+            "epsilon": federation.model_version["epsilon"] if dp else {s: None for s in partitions},
             "delta": spec.config.privacy.delta,
             "accountant": spec.config.privacy.accountant,
-            "target_epsilon": spec.config.privacy.target_epsilon if spec.config.privacy.enabled else None,
-            "epsilon_per_round": federation.epsilon_per_round,
-            "plans": {k: (p.to_dict() if p else None) for k, p in federation.plans.items()},
+            "target_epsilon": spec.config.privacy.target_epsilon if dp else None,
+            "epsilon_per_round": epsilon_per_round,
+            "plans": federation.run.get("plans", {}),
         }
     )
     return {
         "data": {"name": name, "target": target, "train_rows": len(train), "holdout_rows": len(holdout),
                  "spokes": {k: len(v) for k, v in partitions.items()}},
-        "run": {"status": federation.status, "message": federation.message,
+        "family": spec.config.family,
+        "run": {"status": federation.status, "message": federation.run.get("error", ""),
                 "rounds_completed": len(federation.rounds), "run_id": spec.config.run_id},
         "quality": scores["quality"],
         "utility": scores["utility"],
         "privacy": privacy,
-        "rounds": federation.rounds,
+        "rounds": [_round_entry(m) for m in federation.rounds],
         "generation": {"rows": rows, "seconds": round(generate_seconds, 3), "sampler": asdict(spec.sampling)},
-        "config": {"run": spec.config.model_dump(mode="json"), "model": asdict(spec.config.diffusion_config()),
+        "config": {"run": spec.config.model_dump(mode="json"), "model": federation.model_version["model"],
                    "train": asdict(spec.config.train_config())},
     }
+
+
+def _round_entry(metrics: dict) -> dict:
+    """A round as the report shows it: ``kind`` always, ``loss`` null when the round trained nothing."""
+    keep = ("round", "kind", "loss", "spokes", "rejected", "failed", "bytes_in", "bytes_out", "epsilon")
+    entry = {k: metrics.get(k) for k in keep}
+    entry["seconds"] = metrics.get("round_seconds") or metrics.get("aggregate_seconds")
+    return entry

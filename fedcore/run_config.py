@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AGGREGATION_STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedtrimmedavg", "fedmedian", "krum")
+MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
+DEFAULT_FAMILY = "diffusion"  # for DP runs; runs without DP always default to diffusion
+_NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
 
 
 class PrivacySettings(BaseModel):
@@ -22,6 +25,9 @@ class PrivacySettings(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
     setup_epsilon_share: float = Field(0.1, gt=0, lt=1)  # share of the target spent on setup statistics
     epsilon_limit: float | None = Field(None, gt=0)  # ledger limit; None = target_epsilon
+    # hybrid family: share of the target for the marginal releases (setup, select, measure);
+    # the rest goes to DP-SGD fine-tuning. The marginal family spends the whole target on them.
+    measurement_share: float = Field(0.5, gt=0, le=1)
 
 
 class RunConfig(BaseModel):
@@ -39,24 +45,54 @@ class RunConfig(BaseModel):
     stats_bins: int = Field(32, ge=2, le=1024)  # setup-round histogram bins per numeric column
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
-    model: dict[str, Any] = Field(default_factory=dict)  # DiffusionConfig overrides; {} = defaults
+    model: dict[str, Any] = Field(default_factory=dict)  # {"family": ..., diffusion overrides, "marginal": {...}}
     learning_rate: float | None = Field(None, gt=0)  # None = TrainConfig's default
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_the_family(cls, data: Any) -> Any:
+        """The stored config always names its model family (default: DEFAULT_FAMILY for DP runs)."""
+        if isinstance(data, dict):
+            model = dict(data.get("model") or {})
+            if "family" not in model:
+                privacy = data.get("privacy") or {}
+                enabled = privacy.enabled if isinstance(privacy, PrivacySettings) else privacy.get("enabled", True)
+                model["family"] = DEFAULT_FAMILY if enabled else "diffusion"
+            data = dict(data) | {"model": model}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "RunConfig":
         if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
             raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
-        self.diffusion_config()  # model overrides are checked here, not at first training
+        if self.family not in MODEL_FAMILIES:
+            raise ValueError(f"model.family must be one of {MODEL_FAMILIES}, got {self.family!r}")
+        if self.family in ("diffusion", "hybrid"):
+            self.diffusion_config()  # model overrides are checked here, not at first training
+        if self.family in ("marginal", "hybrid"):
+            self.marginal_config()
+        elif "marginal" in self.model:
+            raise ValueError(f"model.marginal settings mean nothing to family {self.family!r}")
         return self
+
+    @property
+    def family(self) -> str:
+        return str(self.model.get("family", "diffusion"))
 
     def diffusion_config(self):
         from fedcore.model.config import DiffusionConfig
 
+        settings = {k: v for k, v in self.model.items() if k not in _NON_DIFFUSION_KEYS}
         try:
-            return DiffusionConfig(**self.model)
+            return DiffusionConfig(**settings)
         except TypeError as exc:
             raise ValueError(f"unknown model setting: {exc}") from exc
+
+    def marginal_config(self):
+        from fedcore.families.marginal.config import MarginalConfig
+
+        return MarginalConfig.model_validate(self.model.get("marginal") or {})
 
     def train_config(self):
         from fedcore.training.config import TrainConfig

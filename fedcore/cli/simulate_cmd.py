@@ -11,8 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fedcore.experiment import ExperimentSpec, run_experiment
+from fedcore.families import FAMILY_NAMES, family_of
 from fedcore.model.config import SamplingConfig
-from fedcore.run_config import AGGREGATION_STRATEGIES, PrivacySettings, RunConfig
+from fedcore.run_config import AGGREGATION_STRATEGIES, DEFAULT_FAMILY, PrivacySettings, RunConfig
 
 
 def register(commands) -> None:
@@ -42,6 +43,8 @@ def register(commands) -> None:
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
     p.add_argument("--sampling-steps", type=int, help="denoising steps when generating")
+    p.add_argument("--family", choices=FAMILY_NAMES,
+                   help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=run)
 
@@ -59,6 +62,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         rounds=args.rounds, quorum=min(args.quorum, args.spokes), strategy=args.strategy,
         strategy_params=strategy_params, batch_size=args.batch_size,
         epochs_per_round=args.epochs_per_round, privacy=privacy, seed=args.seed,
+        model={"family": args.family} if args.family else {},
     )
     sampling = SamplingConfig()
     if args.sampling_steps:
@@ -74,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, transient=False,
     ) as progress:
-        task = progress.add_task("federated rounds", total=spec.config.rounds, status="loading data")
-        on_event = _progress_handler(progress, task, spec.config.rounds)
+        rounds = family_of(spec.config).total_rounds(spec.config) + 1  # the setup round, then the family's
+        task = progress.add_task("federated rounds", total=rounds, status="loading data")
+        on_event = _progress_handler(progress, task, rounds)
         report = run_experiment(spec, args.out, on_event)
     _print_summary(console, report, args.out)
     return 0 if report["run"]["status"] != "FAILED" else 1
@@ -86,15 +91,15 @@ def _progress_handler(progress: Progress, task, rounds: int):
         if event == "data":
             sizes = ", ".join(f"{k} {v}" for k, v in data["spokes"].items())
             progress.update(task, status=f"{data['name']}: {data['train']} training rows ({sizes})")
-        elif event == "setup":
-            progress.update(task, status="setup round done: global preprocessor built")
         elif event == "round_start":
-            progress.update(task, status=f"round {data['round']}: training at {len(data['spokes'])} hospitals")
+            progress.update(task, status=f"round {data['round']}: releases at {len(data['spokes'])} hospitals")
         elif event == "spoke_done":
-            progress.update(task, status=f"round {data['round']}: {data['spoke']} loss {data['loss']:.4f}")
+            progress.update(task, status=f"round {data['round']}: {data['spoke']} {data['result']['status']}")
         elif event == "round_done":
-            eps = ", ".join(f"{k} {v:.2f}" for k, v in data["epsilon"].items() if v is not None)
-            progress.update(task, advance=1, status=f"round {data['round']}: loss {data['loss']:.4f}"
+            metrics = data.get("metrics") or {}
+            eps = ", ".join(f"{k} {v:.2f}" for k, v in (metrics.get("epsilon") or {}).items() if v is not None)
+            loss = f" loss {data['loss']:.4f}" if data.get("loss") is not None else ""
+            progress.update(task, advance=1, status=f"round {data['round']} ({data.get('kind')}):{loss}"
                             + (f"  epsilon {eps}" if eps else ""))
         elif event == "stopped":
             progress.update(task, status=f"stopped: {data['status']}")

@@ -1,9 +1,11 @@
-"""What the hub does each round: gate on budgets, merge setup stats, aggregate updates.
+"""What the hub does with releases: gate on budgets, open, check, charge, merge setup statistics.
 
-Pure fedcore (no AWS): the serverless Lambdas and the in-process simulation both call these.
-Every update is opened under the context it must have (run, round, spoke), so a replayed or
-swapped update fails authentication; updates that fail to open or validate are rejected
-with a reason, and the round goes on if the quorum remains.
+Pure fedcore (no AWS, no torch): the serverless steps call these. Every release is opened
+under the context it must have (run, round, spoke), so a replayed or swapped release fails
+authentication. A release is charged by the hospital's authenticated plan (at least the
+planned spend, whatever it claims), weighted by the plan's rows, and rejected with a reason
+when it fails to open, carries no DP record in a DP run, comes from a hospital the budget
+gate did not admit, or fails the family's validation; the round goes on if the quorum remains.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fedcore.aggregation import ClientUpdate
-from fedcore.aggregation.validation import validate_update
-from fedcore.federation.privacy_plan import SpokePrivacyPlan
+from fedcore.families.base import AcceptedRelease, SpokePlan, Tensors
 from fedcore.federation.release import ReleaseMeta, SealedRelease, model_context, split_meta, update_context
-from fedcore.preprocessing.preprocessor import GlobalPreprocessor, build_preprocessor
 from fedcore.preprocessing.table_stats import TableStats, merge_table_stats
-from fedcore.privacy import BudgetDecision, PrivacyLedger
+from fedcore.privacy import BudgetDecision, PrivacyLedger, StepRecord
+from fedcore.privacy.accountant import compute_epsilon
 from fedcore.schema import Schema
 from fedcore.sealing import open_update, seal_model
 from fedcore.sealing.errors import SealError
@@ -28,6 +28,9 @@ from fedcore.sealing.key_provider import KeyProvider
 from fedcore.serialization import SerializationError
 
 logger = logging.getLogger(__name__)
+
+MIN_ROWS = 2  # fewer rows cannot be sampled, scaled or planned; such a hospital is dropped
+_TOTAL_SLACK_SD = 6.0  # a noisy total further than this many noise sd from the planned rows is refused
 
 
 class QuorumNotMetError(RuntimeError):
@@ -41,60 +44,62 @@ class GateResult:
     quorum_met: bool
 
 
-@dataclass
-class RoundOutcome:
-    """A completed aggregation: the new global weights and what was accepted or rejected."""
-
-    weights: dict[str, np.ndarray]
-    sealed_model: bytes
-    spokes: list[str]
-    rejected: dict[str, str] = field(default_factory=dict)
-    total_examples: int = 0
-    loss: float | None = None
-    bytes_in: int = 0
-
-
-def budget_gate(
-    ledger: PrivacyLedger, plans: dict[str, SpokePrivacyPlan], quorum: int
-) -> GateResult:
-    """Drop every hospital whose next round would cross its limit; report the quorum."""
-    decisions = {spoke: ledger.check(spoke, [plan.round_record]) for spoke, plan in plans.items()}
+def budget_gate(ledger: PrivacyLedger, planned: dict[str, tuple[StepRecord, ...]], quorum: int) -> GateResult:
+    """Drop every hospital whose next release would cross its limit; report the quorum."""
+    decisions = {spoke: ledger.check(spoke, list(mechanisms)) for spoke, mechanisms in planned.items()}
     eligible = tuple(spoke for spoke, d in decisions.items() if d.allowed)
     for spoke, decision in decisions.items():
         if not decision.allowed:
-            logger.info(
-                "budget gate drops %s: epsilon would reach %.3f > limit %.3f",
-                spoke, decision.epsilon_after, decision.limit,
-            )
+            logger.info("budget gate drops %s: epsilon would reach %.3f > limit %.3f",
+                        spoke, decision.epsilon_after, decision.limit)
     return GateResult(eligible=eligible, decisions=decisions, quorum_met=len(eligible) >= quorum)
 
 
-ReleaseCallback = Callable[[str, "ReleaseMeta | None"], None]
+def spend_to_charge(planned: tuple[StepRecord, ...], claimed: tuple[StepRecord, ...] | None,
+                    delta: float, accountant: str) -> tuple[StepRecord, ...]:
+    """At least the planned spend: the claim only when it spends more (a hospital cannot skip its charge)."""
+    if not claimed or claimed == planned:
+        return planned
+    if not planned:
+        return claimed
+    spend = lambda records: compute_epsilon(list(records), delta, accountant)  # noqa: E731
+    return claimed if spend(claimed) > spend(planned) else planned
 
 
-def _ignore_release(_spoke: str, _meta: "ReleaseMeta | None") -> None:
-    return None
+ChargeRelease = Callable[[str, "ReleaseMeta | None"], None]
 
 
-def release_charger(ledger: PrivacyLedger, run_id: str, round_: int, planned: dict) -> ReleaseCallback:
-    """Charge every released update once: its sealed spend, or its plan if it will not open.
+def release_charger(ledger: PrivacyLedger, run_id: str, round_: int,
+                    planned: dict[str, tuple[StepRecord, ...]], delta: float, accountant: str) -> ChargeRelease:
+    """Charge every released object once, under (spoke, run, round): its plan, or its claim if larger.
 
     An object that fails to authenticate was still released by somebody under that spoke's
     name; charging the spoke's planned spend is the conservative choice.
     """
 
     def charge(spoke: str, meta: "ReleaseMeta | None") -> None:
-        record = meta.record if meta is not None else planned.get(spoke)
-        if record is not None:
-            ledger.charge(spoke, run_id, round_, record)
+        records = spend_to_charge(planned.get(spoke, ()), meta.mechanisms if meta else None, delta, accountant)
+        if records:
+            ledger.charge(spoke, run_id, round_, records)
 
     return charge
 
 
 def open_release(run_id: str, round_: int, release: SealedRelease, provider: KeyProvider):
-    """Open a sealed release under the context it must have; (payload, authenticated meta)."""
+    """Open a sealed release under the context it must have; (payload, authenticated meta).
+
+    Every failure to parse or authenticate is a ``SealError``/``SerializationError``/``ValueError``
+    for this one object, never an error of the round.
+    """
     tensors = open_update(release.blob, update_context(run_id, round_, release.spoke), provider)
     return split_meta(tensors)
+
+
+def check_dp_record(meta: ReleaseMeta, planned: tuple[StepRecord, ...], private_run: bool) -> None:
+    if private_run and not meta.mechanisms:
+        raise ValueError("release carries no DP record in a DP run")
+    if private_run and meta.mechanisms != planned:
+        raise ValueError(f"release spent {meta.mechanisms}, its plan is {planned}")
 
 
 def merge_setup_stats(
@@ -103,14 +108,15 @@ def merge_setup_stats(
     schema: Schema,
     provider: KeyProvider,
     quorum: int,
-    numeric_transform: str = "quantile",
-    on_release: ReleaseCallback = _ignore_release,
-) -> tuple[GlobalPreprocessor, dict[str, str], dict[str, ReleaseMeta]]:
-    """Open every hospital's round-0 statistics, merge them, build the global preprocessor.
+    setup_mechanisms: tuple[StepRecord, ...],
+    on_release: ChargeRelease,
+) -> tuple[TableStats, dict[str, str], dict[str, ReleaseMeta]]:
+    """Open every hospital's round-0 statistics, check them, and sum them.
 
-    ``on_release(spoke, meta)`` is called for every release (meta None when it failed to
-    authenticate), so the caller can charge what was released even if it is rejected.
-    Returns the preprocessor, the rejections and the accepted releases' metadata.
+    A hospital is dropped (and still charged) when its release fails to open, has fewer than
+    MIN_ROWS rows, was noised other than the run's setup mechanism says, or has column totals
+    that its claimed row count cannot explain. Returns the merged statistics, the rejections and
+    the accepted releases' metadata (their row counts become the plans' rows).
     """
     accepted: list[TableStats] = []
     metas: dict[str, ReleaseMeta] = {}
@@ -119,83 +125,80 @@ def merge_setup_stats(
         meta = None
         try:
             payload, meta = open_release(run_id, 0, release, provider)
-            accepted.append(TableStats.from_tensors(payload, schema))
+            check_dp_record(meta, setup_mechanisms, bool(setup_mechanisms))
+            stats = TableStats.from_tensors(payload, schema)
+            _check_setup_stats(stats, meta.num_examples, setup_mechanisms, len(schema.columns))
+            accepted.append(stats)
             metas[release.spoke] = meta
-        except (SealError, SerializationError, ValueError, KeyError) as exc:
-            rejected[release.spoke] = f"{type(exc).__name__}: {exc}"
-            logger.warning("setup statistics from %s rejected: %s", release.spoke, exc)
+        except (SealError, SerializationError, ValueError, KeyError, RecursionError) as exc:
+            rejected[release.spoke] = f"{type(exc).__name__}: {exc}"[:500]
+            logger.warning("setup statistics from %s rejected: %s", release.spoke, str(exc)[:200])
         finally:
             on_release(release.spoke, meta)
     if len(accepted) < quorum:
         raise QuorumNotMetError(f"setup round: {len(accepted)} valid statistics, quorum is {quorum}; rejected: {rejected}")
-    return build_preprocessor(schema, merge_table_stats(accepted), numeric_transform), rejected, metas
+    return merge_table_stats(accepted), rejected, metas
+
+
+def _check_setup_stats(stats: TableStats, rows: int, mechanisms: tuple[StepRecord, ...], columns: int) -> None:
+    if rows < MIN_ROWS:
+        raise ValueError(f"a hospital needs at least {MIN_ROWS} rows, this one has {rows}")
+    expected_std = mechanisms[0].noise_multiplier * np.sqrt(columns) if mechanisms else 0.0
+    if not np.isclose(stats.noise_std, expected_std, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"statistics carry noise std {stats.noise_std}, the run's setup mechanism gives {expected_std}")
+    for name, counts in stats.counts.items():
+        slack = _TOTAL_SLACK_SD * expected_std * np.sqrt(counts.size) + 1e-6
+        if abs(float(counts.sum()) - rows) > slack:
+            raise ValueError(f"column {name!r} counts {counts.sum():.1f} rows, the hospital claims {rows}")
 
 
 def seal_global_model(run_id: str, round_: int, weights: dict[str, np.ndarray], provider: KeyProvider) -> bytes:
     return seal_model(weights, model_context(run_id, round_), provider)
 
 
-def aggregate_round(
+@dataclass
+class RoundTally:
+    """What happened to each release of a round while it was streamed."""
+
+    accepted: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    bytes_in: int = 0
+
+
+def open_round(
     run_id: str,
     round_: int,
-    global_weights: dict[str, np.ndarray],
     releases: Iterable[SealedRelease],
-    aggregator,
     provider: KeyProvider,
-    quorum: int,
-    on_release: ReleaseCallback = _ignore_release,
-) -> RoundOutcome:
-    """Open, validate and aggregate one round's updates, one at a time (streaming).
+    plans: dict[str, SpokePlan],
+    admitted: set[str],
+    private_run: bool,
+    validate: Callable[[Tensors, SpokePlan], None],
+    on_release: ChargeRelease,
+    tally: RoundTally,
+) -> Iterator[AcceptedRelease]:
+    """Stream a round's releases one at a time: open, charge, check, then yield the accepted ones."""
+    for release in releases:
+        tally.bytes_in += len(release.blob)
+        meta = None
+        try:
+            payload, meta = open_release(run_id, round_, release, provider)
+            if release.spoke not in admitted:
+                raise ValueError("the budget gate did not admit this hospital to the round")
+            plan = plans[release.spoke]
+            check_dp_record(meta, plan.mechanisms(round_), private_run)
+            validate(payload, plan)
+        except (SealError, SerializationError, ValueError, KeyError, RecursionError) as exc:
+            tally.rejected[release.spoke] = f"{type(exc).__name__}: {exc}"[:500]
+            logger.warning("round %d: release from %s rejected: %s", round_, release.spoke, str(exc)[:200])
+            continue
+        finally:
+            on_release(release.spoke, meta)
+        tally.accepted.append(release.spoke)
+        yield AcceptedRelease(release.spoke, payload, plan.rows, plan.mechanisms(round_), meta.mean_loss)
 
-    ``on_release`` is called once per release as it is opened (meta None when it failed to
-    authenticate), before validation, so the caller can charge every released update.
-    """
-    rejected: dict[str, str] = {}
-    accepted: list[str] = []
-    losses: list[tuple[float, int]] = []
-    bytes_in = 0
 
-    def opened() -> Iterator[ClientUpdate]:
-        nonlocal bytes_in
-        for release in releases:
-            bytes_in += len(release.blob)
-            meta = None
-            try:
-                weights, meta = open_release(run_id, round_, release, provider)
-                validate_update(global_weights, weights)
-            except (SealError, SerializationError, ValueError) as exc:
-                rejected[release.spoke] = f"{type(exc).__name__}: {exc}"
-                logger.warning("round %d: update from %s rejected: %s", round_, release.spoke, exc)
-                continue
-            finally:
-                on_release(release.spoke, meta)
-            accepted.append(release.spoke)
-            if meta.mean_loss is not None:
-                losses.append((meta.mean_loss, meta.num_examples))
-            yield ClientUpdate(spoke=release.spoke, weights=weights, num_examples=meta.num_examples, metrics={})
-    def quorum_error() -> QuorumNotMetError:
-        return QuorumNotMetError(
-            f"round {round_}: {len(accepted)} valid updates {sorted(accepted)}, quorum is {quorum}; "
-            f"rejected: {rejected}"
-        )
-
-    try:
-        result = aggregator.aggregate(global_weights, opened())
-    except ValueError as exc:  # e.g. no valid update at all
-        if len(accepted) < quorum:
-            raise quorum_error() from exc
-        raise
-    if len(accepted) < quorum:
-        raise quorum_error()
-    loss = None
-    if losses:
-        loss = float(sum(l * n for l, n in losses) / sum(n for _, n in losses))
-    return RoundOutcome(
-        weights=result.weights,
-        sealed_model=seal_global_model(run_id, round_, result.weights, provider),
-        spokes=accepted,
-        rejected=rejected,
-        total_examples=int(result.total_examples),
-        loss=loss,
-        bytes_in=bytes_in,
-    )
+def require_quorum(round_: int, tally: RoundTally, quorum: int) -> None:
+    if len(tally.accepted) < quorum:
+        raise QuorumNotMetError(f"round {round_}: {len(tally.accepted)} valid releases {sorted(tally.accepted)}, "
+                                f"quorum is {quorum}; rejected: {tally.rejected}")

@@ -31,18 +31,29 @@ def update_context(run_id: str, round_: int, spoke: str) -> SealContext:
 
 @dataclass(frozen=True)
 class ReleaseMeta:
+    """What a release says about itself (authenticated, inside the sealed payload).
+
+    ``mechanisms`` is the release's DP record (DESIGN.md section 3): every Gaussian mechanism
+    it applied, as (noise multiplier relative to its L2 sensitivity, sample rate, steps).
+    Empty means released without DP, which only a hospital's own opt-out allows.
+    """
+
     num_examples: int
-    record: StepRecord | None  # None: released without DP
+    mechanisms: tuple[StepRecord, ...] = ()
     mean_loss: float | None = None
+
+    @property
+    def private(self) -> bool:
+        return bool(self.mechanisms)
 
 
 def attach_meta(tensors: dict[str, np.ndarray], meta: ReleaseMeta) -> dict[str, np.ndarray]:
     out = dict(tensors)
     out[f"{META}num_examples"] = np.array([meta.num_examples], dtype=np.int64)
-    if meta.record is not None:
-        out[f"{META}noise_multiplier"] = np.array([meta.record.noise_multiplier], dtype=np.float64)
-        out[f"{META}sample_rate"] = np.array([meta.record.sample_rate], dtype=np.float64)
-        out[f"{META}steps"] = np.array([meta.record.steps], dtype=np.int64)
+    if meta.mechanisms:
+        out[f"{META}mechanisms"] = np.array(
+            [[m.noise_multiplier, m.sample_rate, m.steps] for m in meta.mechanisms], dtype=np.float64
+        )  # (k, 3)
     if meta.mean_loss is not None:
         out[f"{META}mean_loss"] = np.array([meta.mean_loss], dtype=np.float64)
     return out
@@ -52,19 +63,29 @@ def split_meta(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], R
     """Separate the payload from its metadata; ValueError if the metadata is malformed."""
     payload = {k: v for k, v in tensors.items() if not k.startswith(META)}
     meta = {k[len(META):]: v for k, v in tensors.items() if k.startswith(META)}
+    unknown = set(meta) - {"num_examples", "mechanisms", "mean_loss"}
+    if unknown:
+        raise ValueError(f"release metadata has unknown fields {sorted(unknown)}")
     try:
         num_examples = int(meta["num_examples"][0])
-        record = None
-        if "noise_multiplier" in meta:
-            record = StepRecord(
-                float(meta["noise_multiplier"][0]), float(meta["sample_rate"][0]), int(meta["steps"][0])
-            )
+        mechanisms: tuple[StepRecord, ...] = ()
+        if "mechanisms" in meta:
+            table = np.asarray(meta["mechanisms"], dtype=np.float64)
+            if table.ndim != 2 or table.shape[1] != 3 or table.shape[0] < 1:
+                raise ValueError(f"mechanisms must be a (k, 3) table, got shape {table.shape}")
+            mechanisms = tuple(StepRecord(float(s), float(q), _whole(n)) for s, q, n in table)
         loss = float(meta["mean_loss"][0]) if "mean_loss" in meta else None
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"release metadata is malformed: {exc}") from exc
     if num_examples < 1:
         raise ValueError(f"release claims {num_examples} examples")
-    return payload, ReleaseMeta(num_examples, record, loss)
+    return payload, ReleaseMeta(num_examples, mechanisms, loss)
+
+
+def _whole(value: float) -> int:
+    if not float(value).is_integer():
+        raise ValueError(f"steps must be a whole number, got {value}")
+    return int(value)
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ class PrivacyLedger:
                 reason=reason,
                 at=self._clock().isoformat(),
                 epsilon_spent_in_closed_period=self._epsilon(_in_period(charges, account)),
-                lifetime_epsilon=self._epsilon([c.record for c in charges]),
+                lifetime_epsilon=self._epsilon(_records(charges)),
                 limit=account["limit"],
             )
             account["resets"].append(record.to_dict())
@@ -114,23 +114,26 @@ class PrivacyLedger:
 
     # -- charging and checking ------------------------------------------------------
 
-    def charge(self, spoke: str, run: str, round: int, record: StepRecord) -> ChargeResult:
-        """Record a released update's spend, exactly once per (spoke, run, round)."""
+    def charge(
+        self, spoke: str, run: str, round: int, record: StepRecord | Sequence[StepRecord]
+    ) -> ChargeResult:
+        """Record a release's spend (one mechanism or several), exactly once per (spoke, run, round)."""
         _check_key(run, round)
-        if not isinstance(record, StepRecord):
-            raise ValueError(f"record must be a StepRecord, got {type(record).__name__}")
+        records = (record,) if isinstance(record, StepRecord) else tuple(record)
+        if not records or not all(isinstance(r, StepRecord) for r in records):
+            raise ValueError(f"a charge needs one or more StepRecords, got {record!r}")
 
         def mutate(account: dict[str, Any]) -> tuple[ChargeResult, bool]:
             charges = _charges(account)
             existing = next((c for c in charges if (c.run, c.round) == (run, round)), None)
-            if existing is not None and existing.record != record:
+            if existing is not None and existing.records != records:
                 raise LedgerConflictError(
                     f"spoke {spoke!r} run {run!r} round {round} was already charged with "
-                    f"{existing.record}, not {record}"
+                    f"{existing.records}, not {records}"
                 )
             replayed = existing is not None
             if existing is None:
-                existing = Charge(run, round, record, account["period"], self._clock().isoformat())
+                existing = Charge(run, round, records, account["period"], self._clock().isoformat())
                 account["charges"].append(existing.to_dict())
                 charges.append(existing)
             spent = self._epsilon(_in_period(charges, account))
@@ -198,7 +201,7 @@ class PrivacyLedger:
 
     def lifetime_spent(self, spoke: str) -> float:
         """Epsilon of every charge in every period, composed."""
-        return self._epsilon([c.record for c in _charges(self._account(spoke))])
+        return self._epsilon(_records(_charges(self._account(spoke))))
 
     def history(self, spoke: str) -> tuple[Charge, ...]:
         """Every charge of every period, oldest first."""
@@ -256,7 +259,7 @@ class PrivacyLedger:
                 return result
             charges = _charges(account)
             account["epsilon_spent"] = self._epsilon(_in_period(charges, account))
-            account["lifetime_epsilon"] = self._epsilon([c.record for c in charges])
+            account["lifetime_epsilon"] = self._epsilon(_records(charges))
             account["accountant"], account["delta"] = self._accountant, self._delta
             try:
                 self._store.put_account(account, expected_version)
@@ -272,8 +275,12 @@ def _charges(account: dict[str, Any]) -> list[Charge]:
     return [Charge.from_dict(c) for c in account["charges"]]
 
 
+def _records(charges: Sequence[Charge]) -> list[StepRecord]:
+    return [record for charge in charges for record in charge.records]
+
+
 def _in_period(charges: Sequence[Charge], account: dict[str, Any]) -> list[StepRecord]:
-    return [c.record for c in charges if c.period == account["period"]]
+    return _records([c for c in charges if c.period == account["period"]])
 
 
 def _check_spoke(spoke: str) -> None:

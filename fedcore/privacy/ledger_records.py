@@ -24,29 +24,41 @@ def validate_limit(epsilon_limit: float) -> float:
 
 @dataclass(frozen=True)
 class Charge:
-    """One released update's privacy spend, keyed (spoke, run, round)."""
+    """One release's privacy spend, keyed (spoke, run, round): every mechanism it applied.
+
+    A release may apply several mechanisms (DESIGN.md section 3: its DP record is a list of
+    mechanisms); they are charged together, once, under the release's key.
+    """
 
     run: str
     round: int
-    record: StepRecord
+    records: tuple[StepRecord, ...]
     period: int  # budget period the charge counts against (0, then +1 per reset)
     charged_at: str  # ISO 8601 UTC
+
+    @property
+    def record(self) -> StepRecord:
+        """The mechanism of a one-mechanism charge (setup statistics, a DP-SGD round)."""
+        if len(self.records) != 1:
+            raise ValueError(f"charge ({self.run}, {self.round}) has {len(self.records)} mechanisms")
+        return self.records[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run": self.run,
             "round": self.round,
-            "record": self.record.to_dict(),
+            "records": [r.to_dict() for r in self.records],
             "period": self.period,
             "charged_at": self.charged_at,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Charge:
+        raw = data["records"] if "records" in data else [data["record"]]  # "record": before multi-mechanism releases
         return cls(
             run=data["run"],
             round=int(data["round"]),
-            record=StepRecord.from_dict(data["record"]),
+            records=tuple(StepRecord.from_dict(r) for r in raw),
             period=int(data["period"]),
             charged_at=data["charged_at"],
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
+from fedcore.families import family_of
+from fedcore.privacy.accountant import compute_epsilon
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import load_run, run_config
@@ -22,7 +24,7 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     cfg = run_config(run)
     rounds = services.runs.list_rounds(run_id)
     last_round = max((m["round"] for m in rounds), default=0)
-    epsilon = {s: services.ledger.spent(s) for s in run["spokes"]} if cfg.privacy.enabled else {}
+    epsilon = {s: run_epsilon(services, run_id, s, cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
     version = None
     if status != "FAILED" and last_round > 0:
         sealed = services.blobs.get(layout.model_key(run_id, last_round))
@@ -34,7 +36,7 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
             "model_key": layout.model_key(run_id, last_round),
             "preprocessor_key": layout.preprocessor_key(run_id),
             "sha256": hashlib.sha256(sealed).hexdigest(),
-            "model": cfg.diffusion_config().to_dict(),
+            **family_of(cfg).describe(cfg),
             "epsilon": epsilon,
             "delta": cfg.privacy.delta if cfg.privacy.enabled else None,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -47,3 +49,9 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     services.audit.append("hub", "run.finished", f"run/{run_id}/finished",
                           {"run_id": run_id, "status": status, "rounds": last_round, "model_version": version})
     return {"run_id": run_id, "status": status, "rounds_completed": last_round, "model_version": version}
+
+
+def run_epsilon(services: HubServices, run_id: str, spoke: str, cfg) -> float:
+    """This run's own spend for a hospital, setup included, whatever budget periods it crossed."""
+    records = [r for charge in services.ledger.history(spoke) if charge.run == run_id for r in charge.records]
+    return compute_epsilon(records, cfg.privacy.delta, cfg.privacy.accountant)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fedcore.families import get_family
 from fedcore.federation.release import model_context
-from fedcore.model.config import DiffusionConfig, SamplingConfig
-from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
-from fedcore.runtime.run_state import read_preprocessor
+from fedcore.runtime.run_state import read_encoder, read_schema
 from fedcore.sealing import open_model
-from fedcore.synthesize import generate_synthetic
 
 
 class NoPublishedModelError(LookupError):
@@ -30,11 +28,12 @@ def find_model_version(services: HubServices, version: str | None = None) -> dic
 
 
 def generate_from_version(
-    services: HubServices, record: dict, rows: int, sampling: SamplingConfig, seed: int,
+    services: HubServices, record: dict, rows: int, sampling, seed: int,
     conditions: dict[str, object] | None = None,
 ) -> pd.DataFrame:
-    weights = open_model(services.blobs.get(record["model_key"]), model_context(record["run_id"], record["round"]),
-                         services.keys)
-    preprocessor = read_preprocessor(services.blobs, record["run_id"])
-    return generate_synthetic(weights, preprocessor, DiffusionConfig.from_dict(record["model"]), rows, sampling,
-                              seed, conditions)
+    """Rows from a published version; ``sampling`` is a SamplingConfig (diffusion) or options dict."""
+    model = open_model(services.blobs.get(record["model_key"]), model_context(record["run_id"], record["round"]),
+                       services.keys)
+    family = get_family(record.get("family", "diffusion"))
+    return family.generate(read_encoder(services.blobs, record["run_id"]), model, record,
+                           read_schema(services.blobs, record["run_id"]), rows, seed, conditions, sampling)

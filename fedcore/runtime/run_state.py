@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fedcore.federation.privacy_plan import SpokePrivacyPlan
-from fedcore.preprocessing.preprocessor import GlobalPreprocessor
+from fedcore.families.base import SpokePlan
 from fedcore.run_config import RunConfig
 from fedcore.runtime import layout
 from fedcore.runtime.ports import BlobStore, HubServices
@@ -27,8 +26,14 @@ def run_config(run: dict) -> RunConfig:
     return RunConfig.model_validate(run["config"])
 
 
-def spoke_plans(run: dict) -> dict[str, SpokePrivacyPlan | None]:
-    return {s: (SpokePrivacyPlan.from_dict(p) if p else None) for s, p in (run.get("plans") or {}).items()}
+def spoke_plans(run: dict) -> dict[str, SpokePlan]:
+    """Each admitted hospital's plan, as the hub recorded it after the setup round."""
+    return {s: SpokePlan.from_dict(p) for s, p in (run.get("plans") or {}).items() if p}
+
+
+def admitted_spokes(run: dict, round_: int) -> set[str]:
+    """The hospitals the budget gate admitted to ``round_``."""
+    return set((run.get("admitted") or {}).get(str(round_), ()))
 
 
 def read_run_config(blobs: BlobStore, run_id: str) -> RunConfig:
@@ -36,8 +41,16 @@ def read_run_config(blobs: BlobStore, run_id: str) -> RunConfig:
     return RunConfig.model_validate(json.loads(blobs.get(layout.config_key(run_id))))
 
 
-def read_preprocessor(blobs: BlobStore, run_id: str) -> GlobalPreprocessor:
-    return GlobalPreprocessor.from_dict(json.loads(blobs.get(layout.preprocessor_key(run_id))))
+def read_encoder(blobs: BlobStore, run_id: str) -> dict:
+    """The family's shared encoding, published after the setup round (JSON)."""
+    return json.loads(blobs.get(layout.preprocessor_key(run_id)))
+
+
+def read_preprocessor(blobs: BlobStore, run_id: str):
+    """The diffusion family's global preprocessor."""
+    from fedcore.preprocessing.preprocessor import GlobalPreprocessor
+
+    return GlobalPreprocessor.from_dict(read_encoder(blobs, run_id))
 
 
 def read_schema(blobs: BlobStore, run_id: str) -> Schema:

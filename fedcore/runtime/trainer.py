@@ -1,16 +1,15 @@
-"""The spoke job (AWS Batch): release setup statistics, or train one round, and seal it.
+"""The spoke job (AWS Batch): make this hospital's one release for a round, and seal it.
 
-Runs inside the hospital's account. It refuses to train past the hospital's own epsilon
-cap (kept in the hospital's own ledger, which the hub cannot touch), charges that ledger
-before anything leaves, and writes its sealed release create-only, so a retried job never
-releases twice.
+Runs inside the hospital's account. Nothing the hub sends can weaken the hospital's privacy:
+its epsilon cap, its DP opt-out and the largest delta it accepts come from its own policy
+(``SpokePolicy``), never from the run config or the job's environment. It refuses to release
+past its cap (kept in its own ledger, which the hub cannot touch), charges that ledger before
+anything leaves, and writes its sealed release create-only, so a retried job never releases twice.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import math
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -18,13 +17,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from fedcore.families import family_of
+from fedcore.families.base import SpokePlan, SpokeRound
 from fedcore.federation import spoke
-from fedcore.federation.privacy_plan import SpokePrivacyPlan, plan_spoke, setup_record
+from fedcore.federation.hub import MIN_ROWS
+from fedcore.federation.release import ReleaseMeta, model_context
 from fedcore.privacy import PrivacyLedger, UnknownSpokeError
 from fedcore.runtime import layout
 from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError, BlobStore
-from fedcore.runtime.run_state import read_preprocessor, read_run_config, read_schema
-from fedcore.sealing import KeyProvider
+from fedcore.runtime.run_state import read_encoder, read_run_config, read_schema
+from fedcore.runtime.spoke_policy import SpokePolicy
+from fedcore.sealing import KeyProvider, open_model
 from fedcore.table import TableError, conform_table
 
 logger = logging.getLogger(__name__)
@@ -33,7 +36,15 @@ TrainerMode = Literal["stats", "train"]
 
 
 class BadSpokeDataError(ValueError):
-    """The hospital's table cannot be used: not a CSV, or not the run's schema."""
+    """The hospital's table cannot be used: not a CSV, not the run's schema, or too few rows."""
+
+
+class DpRequiredError(RuntimeError):
+    """The run asks for a release without DP (or with a weaker delta) that this hospital never allowed."""
+
+
+class ForeignReleaseError(RuntimeError):
+    """Another party wrote an object at this hospital's release key; it is not this hospital's release."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,7 @@ class TrainerSettings:
     run_id: str
     round: int
     spoke_id: str
-    mode: TrainerMode
-    local_epsilon_cap: float | None  # the hospital's own limit; None = the run's target
+    mode: TrainerMode  # "stats" for round 0, "train" for every later round
 
 
 def parse_table(data: bytes, schema) -> pd.DataFrame:
@@ -51,9 +61,12 @@ def parse_table(data: bytes, schema) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise BadSpokeDataError(f"the hospital's data is not a readable CSV: {exc}") from exc
     try:
-        return conform_table(frame, schema)
+        frame = conform_table(frame, schema)
     except TableError as exc:
         raise BadSpokeDataError(f"the hospital's data does not match the run's schema: {exc}") from exc
+    if len(frame) < MIN_ROWS:
+        raise BadSpokeDataError(f"the hospital's table has {len(frame)} rows; at least {MIN_ROWS} are needed")
+    return frame
 
 
 def run_trainer(
@@ -62,78 +75,109 @@ def run_trainer(
     data: bytes,
     keys: KeyProvider,
     local_ledger: PrivacyLedger,
+    policy: SpokePolicy,
+    rng: np.random.Generator | None = None,  # None: fresh OS entropy (DP noise must not be predictable)
 ) -> dict:
+    if (settings.mode == "stats") != (settings.round == 0):
+        raise BadSpokeDataError(f"mode {settings.mode!r} does not fit round {settings.round}")
     cfg = read_run_config(hub_blobs, settings.run_id)
+    private = _require_privacy(cfg, policy)
     schema = read_schema(hub_blobs, settings.run_id)
     frame = parse_table(data, schema)
+    family = family_of(cfg)
     key = layout.update_key(settings.run_id, settings.round, settings.spoke_id)
+    if private:
+        _ensure_local_account(local_ledger, settings.spoke_id, policy.epsilon_cap)
     if hub_blobs.exists(key):
-        logger.info("%s was already released by an earlier attempt; nothing to do", key)
-        return {"spoke_id": settings.spoke_id, "round": settings.round, "status": "ALREADY_RELEASED"}
-    dp = cfg.privacy.enabled
-    plan = _spoke_plan(hub_blobs, settings, cfg, len(frame)) if dp and settings.mode == "train" else None
-    if dp:
-        _ensure_local_account(local_ledger, settings, cfg.privacy.target_epsilon)
-        planned = setup_record(cfg) if settings.mode == "stats" else plan.round_record
-        spoke.check_local_cap(local_ledger, settings.spoke_id, planned)
-    if settings.mode == "stats":
-        rng = np.random.default_rng()  # DP noise must not be reproducible by anyone else
-        release = spoke.release_setup_stats(
-            settings.spoke_id, settings.run_id, frame, schema, setup_record(cfg) if dp else None,
-            cfg.stats_bins, keys, rng,
-        )
+        return _existing_release(settings, local_ledger, key, private)
+    rng = rng if rng is not None else np.random.default_rng()
+    if settings.round == 0:
+        mechanisms = family.setup_mechanisms(cfg) if private else ()
+        if private:
+            spoke.check_local_cap(local_ledger, settings.spoke_id, mechanisms)
+        release = spoke.release_setup_stats(settings.spoke_id, settings.run_id, frame, schema, mechanisms,
+                                            cfg.stats_bins, keys, rng)
     else:
-        preprocessor = read_preprocessor(hub_blobs, settings.run_id)
-        sealed_model = hub_blobs.get(layout.model_key(settings.run_id, settings.round - 1))
-        release = spoke.train_round(
-            settings.spoke_id, settings.run_id, settings.round, frame, preprocessor, sealed_model,
-            cfg.diffusion_config(), cfg.train_config(), plan, keys,
-            seed=int.from_bytes(np.random.default_rng().bytes(4), "little"),
-        )
-    if release.meta.record is not None:
-        local_ledger.charge(settings.spoke_id, settings.run_id, settings.round, release.meta.record)
+        plan = _spoke_plan(hub_blobs, settings, cfg, family, len(frame))
+        if settings.round > family.total_rounds(cfg):
+            raise BadSpokeDataError(f"round {settings.round} is past the run's {family.total_rounds(cfg)} rounds")
+        mechanisms = plan.mechanisms(settings.round) if private else ()
+        if private:
+            spoke.check_local_cap(local_ledger, settings.spoke_id, mechanisms)
+        previous = open_model(hub_blobs.get(layout.model_key(settings.run_id, settings.round - 1)),
+                              model_context(settings.run_id, settings.round - 1), keys)
+        output = family.release(SpokeRound(
+            run_id=settings.run_id, round=settings.round, kind=family.round_kinds(cfg)[settings.round - 1],
+            config=cfg, schema=schema, frame=frame, encoder=read_encoder(hub_blobs, settings.run_id),
+            previous=previous, plan=plan, private=private, rng=rng, seed=int(rng.integers(2**31 - 1)),
+        ))
+        release = spoke.seal_release(settings.spoke_id, settings.run_id, settings.round, output.payload,
+                                     ReleaseMeta(len(frame), mechanisms, output.mean_loss), keys)
+    if mechanisms:
+        local_ledger.charge(settings.spoke_id, settings.run_id, settings.round, mechanisms)
     try:
         hub_blobs.put_new(key, release.blob)
     except BlobExistsError:
-        logger.info("%s appeared while training (a concurrent attempt); keeping the first", key)
+        logger.info("%s appeared while this job ran (a concurrent attempt); keeping the first", key)
     return {
         "spoke_id": settings.spoke_id,
         "round": settings.round,
         "status": "RELEASED",
         "bytes": len(release.blob),
-        "loss": release.meta.mean_loss,
-        "epsilon_local": local_ledger.spent(settings.spoke_id) if dp else None,
+        "epsilon_local": local_ledger.spent(settings.spoke_id) if private else None,
     }
 
 
-def _ensure_local_account(ledger: PrivacyLedger, settings: TrainerSettings, run_target: float) -> None:
-    cap = settings.local_epsilon_cap if settings.local_epsilon_cap is not None else run_target
+def _require_privacy(cfg, policy: SpokePolicy) -> bool:
+    """Whether this release is private; refuses what only the hospital itself may allow."""
+    if not cfg.privacy.enabled:
+        if not policy.allow_no_dp:
+            raise DpRequiredError("the run asks for releases without DP and this hospital has not opted out; "
+                                  "refusing to release")
+        return False
+    if cfg.privacy.delta > policy.max_delta:
+        raise DpRequiredError(f"the run's delta {cfg.privacy.delta} is above this hospital's maximum "
+                              f"{policy.max_delta}; refusing to release")
+    return True
+
+
+def _existing_release(settings: TrainerSettings, ledger: PrivacyLedger, key: str, private: bool) -> dict:
+    """An object at our key is ours only if our own ledger charged this (run, round)."""
+    charged = private and any((c.run, c.round) == (settings.run_id, settings.round)
+                              for c in ledger.history(settings.spoke_id))
+    if private and not charged:
+        raise ForeignReleaseError(f"{key} exists but this hospital never released it; refusing to treat it as "
+                                  "released (another party wrote it)")
+    logger.info("%s was already released by an earlier attempt; nothing to do", key)
+    return {"spoke_id": settings.spoke_id, "round": settings.round, "status": "ALREADY_RELEASED"}
+
+
+def _ensure_local_account(ledger: PrivacyLedger, spoke_id: str, cap: float) -> None:
+    """The hospital's own ledger takes its limit from the hospital's own policy, nothing else."""
     try:
-        current = ledger.limit(settings.spoke_id)
+        current = ledger.limit(spoke_id)
     except UnknownSpokeError:
         current = None
     if current != cap:
-        ledger.set_limit(settings.spoke_id, cap)
+        ledger.set_limit(spoke_id, cap)
 
 
-def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, rows: int) -> SpokePrivacyPlan:
-    """The hub's published plan for this spoke if it is consistent with this spoke's own data
-    and the run's settings, else a fresh plan (the bisection costs seconds per job).
+def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, family, rows: int) -> SpokePlan:
+    """The hub's published plan when it matches what this hospital would plan for itself, else its own.
 
-    Trusting the published noise multiplier is safe: the local cap check that follows refuses
-    any round that would take this hospital past its own limit, whatever the hub planned.
+    Trusting a published plan's noise is safe: the local cap check that follows refuses any
+    release that would take this hospital past its own limit, whatever the hub planned. Its
+    own plan is recomputed only when the published one is missing or for different rows.
     """
+    import json
+
     try:
         published = json.loads(hub_blobs.get(layout.plans_key(settings.run_id))).get(settings.spoke_id)
     except (BlobNotFoundError, ValueError):
         published = None
     if published:
-        plan = SpokePrivacyPlan.from_dict(published)
-        batch = min(cfg.batch_size, rows)
-        batches = math.ceil(rows / batch)
-        expected = (rows, batch, 1.0 / batches, batches * cfg.epochs_per_round, cfg.privacy.max_grad_norm)
-        if (plan.rows, plan.batch_size, plan.sample_rate, plan.steps_per_round, plan.max_grad_norm) == expected:
-            if cfg.privacy.noise_multiplier is None or plan.noise_multiplier == cfg.privacy.noise_multiplier:
-                return plan
+        plan = SpokePlan.from_dict(published)
+        if plan.rows == rows and len(plan.releases) == family.total_rounds(cfg) + 1:
+            return plan
         logger.warning("the published plan for %s does not match its data; planning locally", settings.spoke_id)
-    return plan_spoke(cfg, rows)
+    return family.plan_spoke(cfg, rows)

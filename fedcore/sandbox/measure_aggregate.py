@@ -32,6 +32,7 @@ from fedcore.runtime.budget_gate import budget_gate
 from fedcore.runtime.init_run import init_run
 from fedcore.runtime.run_state import load_run, spoke_plans
 from fedcore.runtime.setup_merge import setup_merge
+from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.trainer import TrainerSettings, run_trainer
 from fedcore.sandbox.sandbox import Sandbox
 from fedcore.sealing import open_model, seal_update
@@ -101,11 +102,12 @@ def _prepare_round(sandbox: Sandbox, run_id: str, tables: dict[str, bytes], sche
     """Set up ``run_id`` with the real steps and leave one sealed round-1 update per hospital."""
     services = sandbox.hub_services()
     spokes = len(tables)
-    init_run(services, run_id, {"rounds": 1, "quorum": min(2, spokes), "model": model}, schema,
+    init_run(services, run_id, {"rounds": 1, "quorum": min(2, spokes), "model": {"family": "diffusion", **model}},
+             schema,
              sandbox.hub.spokes, 8.0)
     for spoke, table in tables.items():  # each hospital's setup release
-        run_trainer(TrainerSettings(run_id, 0, spoke, "stats", None), services.blobs, table, services.keys,
-                    PrivacyLedger(InMemoryLedgerStore(), 1e-5))
+        run_trainer(TrainerSettings(run_id, 0, spoke, "stats"), services.blobs, table, services.keys,
+                    PrivacyLedger(InMemoryLedgerStore(), 1e-5), SpokePolicy(epsilon_cap=8.0))
     setup_merge(services, run_id, [])
     budget_gate(services, run_id, 1, sandbox.hub.spokes)
     model0 = open_model(services.blobs.get(layout.model_key(run_id, 0)), model_context(run_id, 0), services.keys)
@@ -114,8 +116,7 @@ def _prepare_round(sandbox: Sandbox, run_id: str, tables: dict[str, bytes], sche
     update_bytes = 0
     for spoke in tables:
         weights = {k: (v + rng.normal(0, 1e-3, v.shape)).astype(v.dtype) for k, v in model0.items()}
-        meta = ReleaseMeta(num_examples=len(tables[spoke].splitlines()) - 1, record=plans[spoke].round_record,
-                           mean_loss=0.5)
+        meta = ReleaseMeta(num_examples=plans[spoke].rows, mechanisms=plans[spoke].mechanisms(1), mean_loss=0.5)
         blob = seal_update(attach_meta(weights, meta), update_context(run_id, 1, spoke), services.keys)
         services.blobs.put_new(layout.update_key(run_id, 1, spoke), blob)
         update_bytes = len(blob)
