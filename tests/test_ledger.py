@@ -302,5 +302,5 @@ def test_stored_account_is_json_and_carries_denormalized_epsilon():
 
     # Assert
     assert account["epsilon_spent"] == pytest.approx(ledger.spent("a"))
-    assert account["charges"][0]["record"] == ROUND.to_dict()
+    assert account["charges"][0]["records"] == [ROUND.to_dict()]  # a release charges a list of mechanisms
     assert store.list_spokes() == ["a"]

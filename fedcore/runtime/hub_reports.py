@@ -30,8 +30,8 @@ def known_spokes(services: HubServices, configured: Sequence[str]) -> list[str]:
 def budget_report(services: HubServices, spokes: Sequence[str]) -> list[dict]:
     """Per hospital: limit, epsilon this period and lifetime, and how many more rounds fit.
 
-    The estimate uses the newest run that planned a round for the hospital (its noise
-    multiplier, sample rate and steps per round); None when no run has planned one yet.
+    The estimate counts releases like the last round of the newest run that planned for the
+    hospital (its mechanisms); None when no run has planned a private round for it yet.
     """
     plans = _latest_plans(services)
     report = []
@@ -43,8 +43,9 @@ def budget_report(services: HubServices, spokes: Sequence[str]) -> list[dict]:
                            "resets": 0, "estimated_remaining_rounds": None, "estimate_from_run": None})
             continue
         run_id, plan = plans.get(spoke, (None, None))
-        remaining = (services.ledger.remaining_rounds(spoke, [plan.round_record], max_rounds=MAX_ESTIMATED_ROUNDS)
-                     if plan is not None else None)
+        per_round = list(plan.mechanisms(len(plan.releases) - 1)) if plan is not None else []
+        remaining = (services.ledger.remaining_rounds(spoke, per_round, max_rounds=MAX_ESTIMATED_ROUNDS)
+                     if per_round else None)
         resets = services.ledger.resets(spoke)
         report.append({
             "spoke": spoke,

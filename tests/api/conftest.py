@@ -22,6 +22,7 @@ from fedcore.runtime.init_run import init_run
 from fedcore.runtime.memory_stores import InMemoryBlobStore, InMemoryRunStore
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.setup_merge import setup_merge
+from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.trainer import TrainerSettings, run_trainer
 from fedcore.sealing import LocalKeyProvider
 from functions.api_app import ApiSettings, create_app
@@ -29,7 +30,7 @@ from functions.api_app import ApiSettings, create_app
 REGION = "eu-west-1"
 SPOKES = ("s0", "s1", "s2")
 RUN_ID = "r1"
-TINY_RUN = {"model": {"hidden_dim": 32, "num_blocks": 1}, "rounds": 1, "epochs_per_round": 1}
+TINY_RUN = {"model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}, "rounds": 1, "epochs_per_round": 1}
 STATE_MACHINE_NAME = "fedcore-dev-round-loop"
 
 
@@ -76,13 +77,13 @@ def train_tiny_hub() -> HubSnapshot:
     local = {s: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
     init_run(services, RUN_ID, TINY_RUN, dataset.schema, spokes, 3.0)
     for spoke in SPOKES:
-        run_trainer(TrainerSettings(RUN_ID, 0, spoke, "stats", None), services.blobs, data[spoke], snapshot.keys,
-                    local[spoke])
+        run_trainer(TrainerSettings(RUN_ID, 0, spoke, "stats"), services.blobs, data[spoke], snapshot.keys,
+                    local[spoke], SpokePolicy(epsilon_cap=3.0))
     setup_merge(services, RUN_ID, [])
     gate = budget_gate(services, RUN_ID, 1, spokes)
     for spoke in gate["eligible_spokes"]:
-        run_trainer(TrainerSettings(RUN_ID, 1, spoke["spoke_id"], "train", None), services.blobs,
-                    data[spoke["spoke_id"]], snapshot.keys, local[spoke["spoke_id"]])
+        run_trainer(TrainerSettings(RUN_ID, 1, spoke["spoke_id"], "train"), services.blobs,
+                    data[spoke["spoke_id"]], snapshot.keys, local[spoke["spoke_id"]], SpokePolicy(epsilon_cap=3.0))
     aggregate(services, RUN_ID, 1, [])
     finalize(services, RUN_ID, "COMPLETED")
     return snapshot

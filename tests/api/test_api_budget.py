@@ -22,7 +22,7 @@ def test_budget_shows_limit_spend_lifetime_and_estimated_rounds_per_hospital(hub
         assert row["limit"] == 3.0 and row["period"] == 0 and row["resets"] == 0
         assert row["spent"] == pytest.approx(services.ledger.spent(spoke)) and 0 < row["spent"] <= 3.0
         assert row["lifetime_spent"] == pytest.approx(row["spent"])
-        expected = services.ledger.remaining_rounds(spoke, [plans[spoke].round_record], max_rounds=1000)
+        expected = services.ledger.remaining_rounds(spoke, list(plans[spoke].mechanisms(1)), max_rounds=1000)
         assert row["estimated_remaining_rounds"] == expected and row["estimate_from_run"] == RUN_ID
 
 

@@ -15,7 +15,7 @@ def _audit(services, action):
 def test_admin_starts_a_run_as_a_step_functions_execution_named_after_it(hub):
     services, app, sfn = hub
     body = {"run_id": "trial-7", "rounds": 3, "target_epsilon": 2.5, "strategy": "fedavg",
-            "model": {"hidden_dim": 64, "num_blocks": 2}, "schema": "actg175"}
+            "model": {"family": "diffusion", "hidden_dim": 64, "num_blocks": 2}, "schema": "actg175"}
     reply = Gateway(app)("POST", "/runs", ADMIN, body=body)
     assert reply.status == 202, reply.text
     started = reply.json()
@@ -27,7 +27,7 @@ def test_admin_starts_a_run_as_a_step_functions_execution_named_after_it(hub):
     sent = json.loads(execution["input"])
     assert sent["run_id"] == "trial-7" and sent["config"]["rounds"] == 3 and sent["config"]["schema"] == "actg175"
     assert sent["config"]["privacy"]["target_epsilon"] == 2.5 and sent["config"]["privacy"]["delta"] == 1e-5
-    assert sent["config"]["model"] == {"hidden_dim": 64, "num_blocks": 2} and "run_id" not in sent["config"]
+    assert sent["config"]["model"] == {"family": "diffusion", "hidden_dim": 64, "num_blocks": 2} and "run_id" not in sent["config"]
     [entry] = _audit(services, "run.start_requested")
     assert entry.actor == "user:alice" and entry.details["caller"]["sub"] == ADMIN["sub"]
     assert entry.details["run_id"] == "trial-7" and entry.details["execution_arn"] == started["execution_arn"]

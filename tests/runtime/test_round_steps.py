@@ -12,9 +12,13 @@ from fedcore.runtime.finalize import finalize
 from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
 from fedcore.runtime.init_run import RunConflictError, init_run
 from fedcore.runtime.setup_merge import setup_merge
+from fedcore.privacy import StepRecord
+from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.trainer import BadSpokeDataError, TrainerSettings, run_trainer
 
-TINY = {"rounds": 2, "epochs_per_round": 1, "batch_size": 128, "model": {"hidden_dim": 32, "num_blocks": 1}}
+TINY = {"rounds": 2, "epochs_per_round": 1, "batch_size": 128,
+        "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}}
+POLICY = SpokePolicy(epsilon_cap=3.0)
 
 SPOKES = [{"spoke_id": s} for s in ("s0", "s1", "s2")]
 
@@ -28,14 +32,14 @@ def _setup(services, schema, data, local, config=TINY, run="r1"):
     gate = budget_gate(services, run, 0, SPOKES)
     for spoke in gate["eligible_spokes"]:
         sid = spoke["spoke_id"]
-        run_trainer(TrainerSettings(run, 0, sid, "stats", None), services.blobs, data[sid], services.keys, local[sid])
+        run_trainer(TrainerSettings(run, 0, sid, "stats"), services.blobs, data[sid], services.keys, local[sid], POLICY)
     return setup_merge(services, run, [])
 
 
 def _train(services, data, local, round_, run="r1", spokes=None):
     for sid in spokes or data:
-        run_trainer(TrainerSettings(run, round_, sid, "train", None), services.blobs, data[sid], services.keys,
-                    local[sid])
+        run_trainer(TrainerSettings(run, round_, sid, "train"), services.blobs, data[sid], services.keys,
+                    local[sid], POLICY)
 
 
 def test_full_run_publishes_a_model_and_an_intact_audit_chain(services, actg_parts):
@@ -138,13 +142,13 @@ def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
     local = _locals()
     init_run(services, "r1", TINY, schema, SPOKES, 3.0)
     with pytest.raises(BadSpokeDataError, match="schema"):
-        run_trainer(TrainerSettings("r1", 0, "s0", "stats", None), services.blobs, b"a,b\n1,2\n", services.keys,
-                    local["s0"])
+        run_trainer(TrainerSettings("r1", 0, "s0", "stats"), services.blobs, b"a,b\n1,2\n", services.keys,
+                    local["s0"], POLICY)
     from fedcore.federation.spoke import LocalCapExceededError
 
     with pytest.raises(LocalCapExceededError):
-        run_trainer(TrainerSettings("r1", 0, "s0", "stats", 0.01), services.blobs, data["s0"], services.keys,
-                    local["s0"])
+        run_trainer(TrainerSettings("r1", 0, "s0", "stats"), services.blobs, data["s0"], services.keys,
+                    local["s0"], SpokePolicy(epsilon_cap=0.01))
     assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
 
 
@@ -157,7 +161,9 @@ def test_a_hub_publishing_too_little_noise_is_stopped_by_the_spokes_own_cap(serv
     local = _locals()
     _setup(services, schema, data, local)
     plans = json.loads(services.blobs.get(layout.plans_key("r1")))
-    plans["s0"]["noise_multiplier"] = 0.3  # consistent shape, far too little noise
+    weak = StepRecord(0.3, plans["s0"]["training"]["sample_rate"], plans["s0"]["training"]["steps_per_round"])
+    plans["s0"]["training"]["noise_multiplier"] = 0.3  # a consistent plan with far too little noise
+    plans["s0"]["releases"][1:] = [[weak.to_dict()]] * (len(plans["s0"]["releases"]) - 1)
     plans["s1"]["rows"] += 1  # inconsistent with s1's data: s1 plans locally instead
     services.blobs.put(layout.plans_key("r1"), json.dumps(plans).encode())
     budget_gate(services, "r1", 1, SPOKES)

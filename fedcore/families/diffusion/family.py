@@ -47,6 +47,9 @@ class DiffusionFamily(ModelFamily):
 
         config, plan = spoke_round.config, spoke_round.plan
         training = SpokePrivacyPlan.from_dict(plan.training)
+        if spoke_round.private and plan.mechanisms(spoke_round.round) != (training.round_record,):
+            raise ValueError(f"the plan charges {plan.mechanisms(spoke_round.round)} but trains with "
+                             f"{training.round_record}; refusing an inconsistent plan")
         preprocessor = GlobalPreprocessor.from_dict(spoke_round.encoder)
         train_config = replace(config.train_config(), batch_size=training.batch_size)
         dp = None
