@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AGGREGATION_STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedtrimmedavg", "fedmedian", "krum")
 MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
-DEFAULT_FAMILY = "diffusion"  # for DP runs; runs without DP always default to diffusion
+DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
 _NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
 
 

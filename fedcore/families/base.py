@@ -149,3 +149,7 @@ class ModelFamily(ABC):
 
     def total_rounds(self, config) -> int:
         return len(self.round_kinds(config))
+
+    def can_publish(self, config, last_round: int) -> bool:
+        """Whether the model after ``last_round`` generates rows (a run may stop early)."""
+        return last_round > 0

@@ -26,7 +26,7 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     last_round = max((m["round"] for m in rounds), default=0)
     epsilon = {s: run_epsilon(services, run_id, s, cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
     version = None
-    if status != "FAILED" and last_round > 0:
+    if status != "FAILED" and family_of(cfg).can_publish(cfg, last_round):
         sealed = services.blobs.get(layout.model_key(run_id, last_round))
         version = f"{run_id}-r{last_round:04d}"
         services.runs.put_model_version({

@@ -98,6 +98,9 @@ class MarginalFamily(ModelFamily):
                                    total=float(setup_rows))
         return RoundResult(model=model.to_tensors())
 
+    def can_publish(self, config, last_round: int) -> bool:
+        return last_round >= len(KINDS)  # before the measurement there is no fitted model
+
     def describe(self, config) -> dict:
         return {"family": self.name, "model": {"family": self.name, **config.marginal_config().model_dump()}}
 

@@ -66,7 +66,18 @@ def _model_version(services: HubServices, version: str | None) -> dict:
 
 
 def _check_against_model(services: HubServices, record: dict, body: GenerateRequest) -> None:
-    timesteps = int(record["model"].get("timesteps", 0))
+    family = record.get("family", "diffusion")
+    if family == "marginal":  # sampling a graphical model has no temperature and no denoising steps
+        defaults = GenerateRequest.model_fields
+        meaningless = [name for name in ("temperature", "sampling_steps")
+                       if getattr(body, name) != defaults[name].default]
+        if meaningless:
+            raise ApiError(422, "setting_not_used_by_model",
+                           f"{', '.join(meaningless)} mean nothing to a {family} model; leave them at their defaults",
+                           {name: f"only the default {defaults[name].default} is accepted" for name in meaningless})
+        timesteps = body.sampling_steps
+    else:
+        timesteps = int(record["model"].get("timesteps", 0))
     if body.sampling_steps > timesteps:
         raise ApiError(422, "invalid_sampling_steps",
                        f"sampling_steps must be at most the model's {timesteps} timesteps")
