@@ -8,12 +8,15 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: demo test test-quick bench synth lint clean
 
-$(VENV): requirements.txt
+$(VENV): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU build of torch first: a looser spec pulls a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt
+	# this repository's packages, editable: the trainer runs as `python -I -m containers.trainer`, which
+	# finds only installed code (no PYTHONPATH, no working directory on sys.path)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(VENV)
 
 demo: $(VENV)

@@ -15,6 +15,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # Spoke ids go into IAM role, bucket, queue and state names, so keep them short and DNS-safe.
 _SPOKE_ID = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
+# The hub seals its own objects under these "spoke" names (global models, aggregator state); a spoke
+# with one of them could be granted the hub's encryption context.
+RESERVED_SPOKE_IDS = frozenset({"hub", "hub-aggregator"})
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,14}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -35,19 +38,25 @@ def _require(condition: bool, where: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class Spoke:
-    """One hospital: where its stack is deployed and the privacy budget the hub enforces for it."""
+    """One hospital: where its stack is deployed and its privacy policy (its own cap and DP opt-out,
+    written to a parameter in its own account by its own stack; the hub enforces the same cap)."""
 
     id: str  # short slug, e.g. "hosp-a"
     account: str  # the hospital's own AWS account
     region: str  # must equal the hub region (see EnvironmentConfig)
     epsilon_limit: float  # per-spoke override of training.default_epsilon
+    allow_no_dp: bool = False  # the hospital itself opts out of DP; only then may a run release without noise
+    max_delta: float = 1e-5  # the largest DP delta it accepts (its own ledger accounts at it); default training.delta
 
     def __post_init__(self) -> None:
         where = f"spoke {self.id!r}"
         _require(bool(_SPOKE_ID.match(self.id)), where, "id must match [a-z][a-z0-9-]{0,14}[a-z0-9]")
+        _require(self.id not in RESERVED_SPOKE_IDS, where,
+                 f"id is reserved for the hub's own sealed objects ({', '.join(sorted(RESERVED_SPOKE_IDS))})")
         _require(bool(_ACCOUNT.match(self.account)), where, f"account {self.account!r} is not 12 digits")
         _require(bool(_REGION.match(self.region)), where, f"region {self.region!r} is not an AWS region")
         _require(self.epsilon_limit > 0, where, "epsilon_limit must be > 0")
+        _require(0 < self.max_delta < 1, where, "max_delta must be in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -152,9 +161,6 @@ class EnvironmentConfig:
         ids = [spoke.id for spoke in self.spokes]
         _require(len(set(ids)) == len(ids), where, f"spoke ids must be unique, got {ids}")
         for spoke in self.spokes:
-            # The hub bucket grants updates/*/*/<id>*, so one id must never be a prefix of another.
-            clash = [other for other in ids if other != spoke.id and other.startswith(spoke.id)]
-            _require(not clash, where, f"spoke id {spoke.id!r} is a prefix of {clash}")
             # The data bucket denies the hub account, so a spoke sharing it could not read its own data.
             _require(spoke.account != self.hub_account, where,
                      f"spoke {spoke.id!r} uses the hub account; each hospital needs its own account")
@@ -224,14 +230,21 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
     batch = _section(raw, "batch", where, {f.name for f in BatchSettings.__dataclass_fields__.values()})
     api = _section(raw, "api", where, {f.name for f in ApiSettings.__dataclass_fields__.values()})
     ops = _section(raw, "operations", where, {f.name for f in Operations.__dataclass_fields__.values()})
-    default_epsilon = _take(training, f"{where}.training", "default_epsilon", float)
+    training_settings = Training(  # first: the spokes' defaults come from it
+        rounds=_take(training, f"{where}.training", "rounds", int),
+        quorum=_take(training, f"{where}.training", "quorum", int),
+        default_epsilon=_take(training, f"{where}.training", "default_epsilon", float),
+        delta=_take(training, f"{where}.training", "delta", float),
+    )
+    default_epsilon, default_delta = training_settings.default_epsilon, training_settings.delta
     spokes_raw = raw.get("spokes")
     _require(isinstance(spokes_raw, list), where, "'spokes' must be a list")
     spokes = []
     for index, spoke in enumerate(spokes_raw):
         spoke_where = f"{where}.spokes[{index}]"
         _require(isinstance(spoke, Mapping), spoke_where, "must be an object")
-        extra = {k for k in spoke if not k.startswith("_")} - {"id", "account", "region", "epsilon_limit"}
+        extra = {k for k in spoke if not k.startswith("_")} - {"id", "account", "region", "epsilon_limit",
+                                                                 "allow_no_dp", "max_delta"}
         _require(not extra, spoke_where, f"unknown keys {sorted(extra)}")
         limit = _take(spoke, spoke_where, "epsilon_limit", float) if "epsilon_limit" in spoke else default_epsilon
         spokes.append(Spoke(
@@ -239,6 +252,8 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
             account=_take(spoke, spoke_where, "account", str),
             region=_take(spoke, spoke_where, "region", str),
             epsilon_limit=limit,
+            allow_no_dp=_take(spoke, spoke_where, "allow_no_dp", bool) if "allow_no_dp" in spoke else False,
+            max_delta=_take(spoke, spoke_where, "max_delta", float) if "max_delta" in spoke else default_delta,
         ))
 
     def fields(block: Mapping[str, Any], block_where: str, types: Mapping[str, type]) -> dict[str, Any]:
@@ -254,12 +269,7 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
         hub_account=_take(hub, f"{where}.hub", "account", str),
         hub_region=_take(hub, f"{where}.hub", "region", str),
         spokes=tuple(spokes),
-        training=Training(
-            rounds=_take(training, f"{where}.training", "rounds", int),
-            quorum=_take(training, f"{where}.training", "quorum", int),
-            default_epsilon=default_epsilon,
-            delta=_take(training, f"{where}.training", "delta", float),
-        ),
+        training=training_settings,
         batch=BatchSettings(instance_types=tuple(str(t) for t in instance_types), **batch_values),
         api=ApiSettings(**fields(api, f"{where}.api", {
             "throttle_rate": float, "throttle_burst": int, "waf_rate_limit": int, "reserved_concurrency": int})),

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 
 from cdk.config import EnvironmentConfig, Spoke
 
+# Spelled again here because cdk/ imports nothing from fedcore (DESIGN.md section 2); tests check that
+# they equal fedcore.runtime.spoke_policy.policy_parameter_name and fedcore.aws.s3_ledger's key.
+SPOKE_POLICY_PARAMETER = "/fedcore/spoke/{spoke_id}/policy"
+LOCAL_LEDGER_KEY = "privacy-ledger/{spoke_id}.json"
+
 
 @dataclass(frozen=True)
 class SpokeEndpoints:
@@ -114,6 +119,19 @@ class Names:
 
     def job_definition(self, spoke: Spoke) -> str:
         return f"{self.prefix}-{spoke.id}-trainer"
+
+    def spoke_policy_parameter(self, spoke: Spoke) -> str:
+        """The SSM parameter (in the spoke's account) holding the hospital's own epsilon cap and DP opt-out."""
+        return SPOKE_POLICY_PARAMETER.format(spoke_id=spoke.id)
+
+    def spoke_policy_parameter_arn(self, spoke: Spoke) -> str:
+        # A name that starts with "/" follows "parameter" directly in the ARN.
+        return (f"arn:{self.partition}:ssm:{spoke.region}:{spoke.account}"
+                f":parameter{self.spoke_policy_parameter(spoke)}")
+
+    def local_ledger_key(self, spoke: Spoke) -> str:
+        """The hospital's own privacy ledger, an object in its data bucket."""
+        return LOCAL_LEDGER_KEY.format(spoke_id=spoke.id)
 
     def spoke_endpoints(self, spoke: Spoke) -> SpokeEndpoints:
         iam = f"arn:{self.partition}:iam::{spoke.account}:role"

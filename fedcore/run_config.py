@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AGGREGATION_STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedtrimmedavg", "fedmedian", "krum")
-MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
+MODEL_FAMILIES = ("diffusion", "marginal")  # "hybrid" (issue 8 section 2) is not built yet
 DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
 _NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
 
@@ -74,6 +74,10 @@ class RunConfig(BaseModel):
             self.marginal_config()
         elif "marginal" in self.model:
             raise ValueError(f"model.marginal settings mean nothing to family {self.family!r}")
+        unknown = set(self.model) - {"family", "marginal"}
+        if self.family == "marginal" and unknown:
+            raise ValueError(f"unknown model setting for family marginal: {sorted(unknown)}; "
+                             "its settings go under model.marginal")
         return self
 
     @property

@@ -7,11 +7,13 @@ or inferred from a CSV (``--schema auto``); bounds declared here also clip gener
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal, Union
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Category = Union[int, str]
 
@@ -21,7 +23,11 @@ class SchemaError(ValueError):
 
 
 class NumericColumn(BaseModel):
-    """A numeric column with declared bounds; ``integer`` columns are rounded on output."""
+    """A numeric column with declared bounds; ``integer`` columns are rounded on output.
+
+    ``values`` makes the column discrete: tables may hold only these values, and generated
+    values are snapped to the nearest of them (a score in steps of 0.5, a dose level).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,12 +36,48 @@ class NumericColumn(BaseModel):
     min: float
     max: float
     integer: bool = False
+    values: tuple[float, ...] | None = None  # the support of a discrete column, sorted; None = continuous
+
+    @field_validator("values")
+    @classmethod
+    def _sort_values(cls, values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if values is None:
+            return None
+        if len(values) < 2:
+            raise ValueError("values must list at least 2 allowed values (a constant is a one-category categorical)")
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be unique; got {list(values)}")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"values must be finite; got {list(values)}")
+        return tuple(sorted(values))
 
     @model_validator(mode="after")
     def _check_bounds(self) -> "NumericColumn":
         if not self.min < self.max:
             raise ValueError(f"column {self.name!r}: min ({self.min}) must be below max ({self.max})")
+        if self.values is not None:
+            outside = [v for v in self.values if not self.min <= v <= self.max]
+            if outside:
+                raise ValueError(
+                    f"column {self.name!r}: values {outside} lie outside [min, max] = [{self.min}, {self.max}]"
+                )
+            if self.integer and any(v != round(v) for v in self.values):
+                raise ValueError(f"column {self.name!r}: an integer column's values must be whole numbers")
         return self
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.values is not None
+
+    def snap(self, x: np.ndarray) -> np.ndarray:
+        """Each value replaced by the nearest allowed value (NaN stays NaN); identity when continuous."""
+        x = np.asarray(x, dtype=float)
+        if self.values is None:
+            return x.copy()
+        support = np.asarray(self.values)
+        midpoints = (support[1:] + support[:-1]) / 2
+        snapped = support[np.searchsorted(midpoints, x, side="left")]
+        return np.where(np.isnan(x), np.nan, snapped)
 
 
 class CategoricalColumn(BaseModel):
@@ -95,7 +137,11 @@ class Schema(BaseModel):
         raise KeyError(f"no column named {name!r}; columns are {self.names}")
 
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        for column in data["columns"]:
+            if column.get("kind") == "numeric" and column.get("values") is None:
+                del column["values"]  # a continuous column reads exactly as before ``values`` existed
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Schema":

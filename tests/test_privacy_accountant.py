@@ -1,6 +1,10 @@
-"""Epsilon from Opacus' accountants: golden values, composition, q = 1, validation."""
+"""Epsilon from dp_accounting's accountants: golden values (side by side with Opacus),
+composition, q = 1, validation, no torch."""
 
 import math
+import pathlib
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -10,9 +14,10 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from fedcore.privacy.accountant import StepRecord, coalesce, compute_epsilon
+from fedcore.privacy.accountant import RDP_ORDERS, StepRecord, coalesce, compute_epsilon
 
 DELTA = 1e-5
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def analytic_gaussian_epsilon(noise_multiplier: float, steps: int, delta: float) -> float:
@@ -49,8 +54,32 @@ def test_empty_history_is_zero(accountant):
     assert compute_epsilon([], DELTA, accountant) == 0.0
 
 
+# Opacus' RDP on its own orders (all at most 63) is the reference: the optimal orders here
+# are below 20, and dp_accounting sums the absolute values of the fractional-order series
+# (Opacus keeps their signs), so it may only be slightly higher (7.32933 vs 7.32911).
+@pytest.mark.parametrize(
+    "record",
+    [StepRecord(1.5, 0.04, 2250), StepRecord(4.0, 0.01, 10000), StepRecord(2.0, 0.1, 300),
+     StepRecord(5.0, 1 / 3, 90), StepRecord(3.0, 1.0, 4)],
+)
+def test_rdp_matches_opacus_where_its_orders_suffice(record):
+    # Arrange
+    from opacus.accountants import RDPAccountant
+
+    opacus = RDPAccountant()
+    opacus.history = [(record.noise_multiplier, record.sample_rate, record.steps)]
+    expected = opacus.get_epsilon(delta=DELTA)
+
+    # Act
+    epsilon = compute_epsilon([record], DELTA, "rdp")
+
+    # Assert
+    assert expected - 1e-9 <= epsilon <= expected * (1 + 1e-4)
+
+
 # Unusual sigmas: results are cached per history, and this test must see a fresh computation.
-@pytest.mark.parametrize(("sigma", "steps"), [(1.07, 1), (4.93, 1), (2.03, 3)])
+# 276.3 and 2040.7: the setup release at 10% and 1% of a 0.1 target (epsilon 0.01, 0.001).
+@pytest.mark.parametrize(("sigma", "steps"), [(1.07, 1), (4.93, 1), (2.03, 3), (276.3, 1), (2040.7, 1)])
 def test_prv_at_sample_rate_one_matches_the_analytic_gaussian_mechanism(sigma, steps):
     # Arrange: a setup-round histogram release is StepRecord(sigma / sensitivity, 1.0, 1)
     exact = analytic_gaussian_epsilon(sigma, steps, DELTA)
@@ -60,11 +89,11 @@ def test_prv_at_sample_rate_one_matches_the_analytic_gaussian_mechanism(sigma, s
         warnings.simplefilter("error", RuntimeWarning)  # no divide-by-zero noise at q = 1
         prv = compute_epsilon([StepRecord(sigma, 1.0, steps)], DELTA, "prv")
 
-    # Assert: PRV returns an upper bound within its eps_error of 0.01
-    assert exact - 1e-6 <= prv <= exact + 0.02
+    # Assert: the pessimistic PLD is an upper bound within about its 1e-4 loss grid
+    assert exact - 1e-9 <= prv <= exact + 1e-3
 
 
-@pytest.mark.parametrize(("sigma", "steps"), [(1.0, 1), (5.0, 1), (2.0, 3)])
+@pytest.mark.parametrize(("sigma", "steps"), [(1.0, 1), (5.0, 1), (2.0, 3), (276.0, 1), (2040.0, 1)])
 def test_rdp_at_sample_rate_one_is_a_valid_upper_bound(sigma, steps):
     # Arrange
     exact = analytic_gaussian_epsilon(sigma, steps, DELTA)
@@ -77,12 +106,12 @@ def test_rdp_at_sample_rate_one_is_a_valid_upper_bound(sigma, steps):
 
 
 def test_every_entry_is_composed():
-    # Arrange: RDP composes additively; build the expected value from Opacus' math directly
+    # Arrange: RDP composes additively; the expected value comes from Opacus' math (an
+    # independent implementation) over the same orders: up to 1024 with a subsampled step
     from opacus.accountants.analysis import rdp as analysis
-    from opacus.accountants.rdp import RDPAccountant
 
     history = [StepRecord(1.0, 1.0, 1), StepRecord(1.5, 0.04, 500), StepRecord(3.0, 0.01, 100)]
-    orders = RDPAccountant.DEFAULT_ALPHAS
+    orders = [a for a in RDP_ORDERS if a <= 1024]
     total_rdp = sum(analysis.compute_rdp(q=r.sample_rate, noise_multiplier=r.noise_multiplier,
                                          steps=r.steps, orders=orders) for r in history)
     expected, _ = analysis.get_privacy_spent(orders=orders, rdp=total_rdp, delta=DELTA)
@@ -91,7 +120,7 @@ def test_every_entry_is_composed():
     epsilon = compute_epsilon(history, DELTA)
 
     # Assert
-    assert epsilon == pytest.approx(expected, rel=1e-12)
+    assert expected - 1e-9 <= epsilon <= expected * (1 + 1e-4)
     assert epsilon > max(compute_epsilon([r], DELTA) for r in history)
 
 
@@ -191,3 +220,20 @@ def test_step_record_from_dict_rejects_unknown_keys():
 def test_compute_epsilon_rejects_bad_delta_or_accountant(delta, accountant):
     with pytest.raises(ValueError):
         compute_epsilon([StepRecord(1.0, 0.1, 1)], delta, accountant)
+
+
+def test_computing_epsilons_does_not_load_torch():
+    # Arrange: a fresh interpreter, so nothing else has imported torch yet
+    code = (
+        "import sys\n"
+        "from fedcore.privacy import StepRecord, compute_epsilon\n"
+        "history = [StepRecord(1.5, 0.04, 2250), StepRecord(20.0, 1.0, 1)]\n"
+        "print(compute_epsilon(history, 1e-5, 'rdp') > 0, compute_epsilon(history, 1e-5, 'prv') > 0)\n"
+        "print(sorted(m for m in ('torch', 'opacus') if m in sys.modules))\n"
+    )
+
+    # Act
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+
+    # Assert
+    assert completed.stdout.split("\n")[:2] == ["True True", "[]"]

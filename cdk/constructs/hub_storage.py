@@ -54,12 +54,14 @@ class HubStorage(Construct):
 
     # --- spokes (cross-account: the bucket and key policies must allow what the spoke's IAM allows) ---
     def admit_spoke(self, spoke: SpokeEndpoints) -> None:
-        """Let one spoke's job role read models/*, write its own updates, and seal under its own id."""
+        """Let one spoke's job role read models/*, write its own update objects (updates/<run>/<round>/<spoke>,
+        exactly that last segment, so no spoke can pre-write another's create-only key), and seal only
+        updates (kind=update) under its own id."""
         sid = "".join(part.capitalize() for part in spoke.spoke_id.split("-"))
         principal = iam.AccountPrincipal(spoke.account)
         job_role = {"aws:PrincipalArn": spoke.job_role_arn}
         models = self.bucket.arn_for_objects("models/*")
-        updates = self.bucket.arn_for_objects(f"updates/*/*/{spoke.spoke_id}*")
+        updates = self.bucket.arn_for_objects(f"updates/*/*/{spoke.spoke_id}")
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid=f"ReadModels{sid}", principals=[principal], actions=["s3:GetObject"], resources=[models],
             conditions={"ArnEquals": job_role}))
@@ -73,12 +75,13 @@ class HubStorage(Construct):
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid=f"SealOwnUpdates{sid}", principals=[principal], actions=["kms:GenerateDataKey"], resources=["*"],
             conditions={"ArnEquals": job_role,
-                        "StringEquals": {"kms:EncryptionContext:spoke": spoke.spoke_id}}))
+                        "StringEquals": {"kms:EncryptionContext:spoke": spoke.spoke_id,
+                                         "kms:EncryptionContext:kind": "update"}}))
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid=f"OpenModels{sid}", principals=[principal], actions=["kms:Decrypt"], resources=["*"],
             conditions={"ArnEquals": job_role, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
         # S3 calls KMS on the caller's behalf for SSE-KMS, with the object ARN as context.
-        object_arns = [f"{self._bucket_arn}/models/*", f"{self._bucket_arn}/updates/*/*/{spoke.spoke_id}*"]
+        object_arns = [f"{self._bucket_arn}/models/*", f"{self._bucket_arn}/updates/*/*/{spoke.spoke_id}"]
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid=f"BucketObjects{sid}", principals=[principal], actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=["*"],

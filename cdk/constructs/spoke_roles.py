@@ -19,20 +19,30 @@ from cdk.naming import Names
 
 def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, data_bucket: s3.IBucket,
                      data_key: str, spoke_key: kms.IKey) -> ManagedPolicyRole:
-    """Reads its own data object; reads the hub's models/*; writes only updates/*/*/<spoke>*; seals
-    with the hub key only under encryption context spoke=<spoke> and opens only kind=model."""
+    """Reads its own data object and its own policy parameter; reads and writes its own ledger object;
+    reads the hub's models/*; writes only updates/*/*/<spoke> (the exact last segment); seals with the hub
+    key only under encryption context spoke=<spoke>, kind=update and opens only kind=model."""
     role = ManagedPolicyRole(scope, construct_id, role_name=names.job_role(spoke),
                              assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     region = Stack.of(scope).region
     via_s3 = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
     data_object = data_bucket.arn_for_objects(data_key)
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_object]))
+    ledger_object = data_bucket.arn_for_objects(names.local_ledger_key(spoke))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_object, ledger_object]))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[ledger_object]))
+    # Without ListBucket S3 answers 403 instead of 404 for the ledger's first read (it does not exist yet).
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn]))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["kms:Decrypt"], resources=[spoke_key.key_arn],
-        conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": data_object}}))
+        conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": [data_object, ledger_object]}}))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:GenerateDataKey"], resources=[spoke_key.key_arn],
+        conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": ledger_object}}))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["ssm:GetParameter"], resources=[names.spoke_policy_parameter_arn(spoke)]))
 
     models = f"{names.hub_bucket_arn}/models/*"
-    updates = f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}*"
+    updates = f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}"
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["s3:ListBucket"], resources=[names.hub_bucket_arn],
@@ -43,7 +53,8 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
     is_hub_key = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": names.hub_key_alias}}
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["kms:GenerateDataKey"], resources=hub_key,
-        conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:spoke": spoke.id}}))
+        conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:spoke": spoke.id,
+                                                   "kms:EncryptionContext:kind": "update"}}))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["kms:Decrypt"], resources=hub_key,
         conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
@@ -59,8 +70,11 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
 
 def launch_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, job_queue_arn: str,
                 job_definition_name: str) -> ManagedPolicyRole:
-    """Trusted only by the hub state machine's role (with the state machine ARN as external id);
-    may only submit jobs to this queue, describe jobs, and terminate jobs."""
+    """Trusted only by the hub state machine's role (with the state machine ARN as external id); may only
+    submit this spoke's job definition (any revision) to this spoke's queue (SubmitJob authorizes both
+    resources), describe jobs and terminate jobs. It holds no SSM, IAM, S3 or KMS permission, so the hub
+    can never change the hospital's policy parameter; what it can still send, job environment and
+    command overrides, the trainer's image and allow-list neutralize (README.md, "Security")."""
     partition = Stack.of(scope).partition
     batch_arn = f"arn:{partition}:batch:{spoke.region}:{spoke.account}"
     role = ManagedPolicyRole(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cdk.config import EnvironmentConfig, Spoke
@@ -34,7 +37,9 @@ _ENDPOINTS = (
 
 
 class SpokeStack(PlatformStack):
-    """The hub can never read this spoke's data: its bucket and key deny the hub account outright."""
+    """The hub can never read this spoke's data: its bucket and key deny the hub account outright.
+    The hospital's privacy policy (its epsilon cap and DP opt-out) is a parameter in this account that
+    only the trainer's job role may read and nothing the hub holds may write."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, spoke: Spoke) -> None:
         ops = config.operations
@@ -58,6 +63,12 @@ class SpokeStack(PlatformStack):
         network = PrivateNetwork(
             self, "Network", key=key, max_azs=ops.max_azs, log_retention_days=ops.log_retention_days,
             gateway_endpoints=[ec2.GatewayVpcEndpointAwsService.S3], interface_endpoints=_ENDPOINTS)
+        ssm.StringParameter(
+            self, "Policy", parameter_name=names.spoke_policy_parameter(spoke), tier=ssm.ParameterTier.STANDARD,
+            description=f"{config.prefix} spoke {spoke.id}: the hospital's own epsilon cap, DP opt-out and delta",
+            # The JSON form of fedcore.runtime.spoke_policy.SpokePolicy (a test checks that it parses).
+            string_value=json.dumps({"epsilon_cap": spoke.epsilon_limit, "allow_no_dp": spoke.allow_no_dp,
+                                     "max_delta": spoke.max_delta}, sort_keys=True))
         job_role = trainer_job_role(self, "JobRole", names=names, spoke=spoke, data_bucket=data,
                                     data_key=config.batch.data_key, spoke_key=key)
         training = BatchTraining(
@@ -66,13 +77,13 @@ class SpokeStack(PlatformStack):
                                                 platform=ecr_assets.Platform.LINUX_AMD64),
             job_role=job_role, key=key, log_retention_days=ops.log_retention_days,
             queue_name=names.job_queue(spoke), job_definition_name=names.job_definition(spoke),
+            # Locations only: a SubmitJob override can replace any of them, so none may carry privacy settings
+            # (those are in the policy parameter); the job role's IAM bounds what an overridden location reaches.
             environment={
                 "HUB_BUCKET": names.hub_bucket,
                 "HUB_KMS_KEY_ID": names.hub_key_alias_arn,
                 "DATA_BUCKET": data.bucket_name,
                 "DATA_KEY": config.batch.data_key,
-                "SPOKE_EPSILON_LIMIT": str(spoke.epsilon_limit),  # the hospital's own cap, checked locally
-                "DP_DELTA": str(config.training.delta),
                 "AWS_DEFAULT_REGION": spoke.region,
             })
         launch_role(self, "LaunchRole", names=names, spoke=spoke, job_queue_arn=training.job_queue.job_queue_arn,

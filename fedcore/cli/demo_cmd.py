@@ -29,6 +29,9 @@ def register(commands) -> None:
     p.add_argument("--spokes", type=int, default=3, help="hospitals, each its own emulated account (default 3)")
     p.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
                    help="epsilon per hospital over the whole run (default %(default)s)")
+    p.add_argument("--no-dp", action="store_true",
+                   help="train without differential privacy: the run asks for it and every simulated hospital "
+                        "opts out in its own policy (without the opt-out a hospital refuses such a run)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default %(default)s)")
     p.add_argument("--config", type=json.loads, default={},
                    help='further run settings as JSON, e.g. \'{"epochs_per_round": 1, "model": {"hidden_dim": 64}}\'')
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     spec = DemoSpec(spokes=args.spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
-                    config=args.config, rows=args.rows, seed=args.seed)
+                    config=args.config, rows=args.rows, seed=args.seed, no_dp=args.no_dp)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("federated rounds", total=spec.rounds, status="starting the sandbox")

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from fedcore.datasets.healthcare import DEFAULT_ROWS, DEFAULT_SEED, generate_healthcare
 from fedcore.schema import Schema, load_schema
 from fedcore.table import conform_table
 
 BUILTIN_SCHEMAS = ("actg175", "healthcare")
-BUILTIN_DATASETS = ("actg175",)
+BUILTIN_DATASETS = ("actg175", "healthcare")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,16 @@ def load_actg175() -> Dataset:
     return Dataset("actg175", conform_table(frame, schema), schema)
 
 
+def load_healthcare(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> Dataset:
+    """The reference healthcare record, drawn from a seeded causal model (see ``healthcare.py``)."""
+    schema = builtin_schema("healthcare")
+    frame = generate_healthcare(np.random.default_rng(seed), rows)
+    return Dataset("healthcare", conform_table(frame, schema), schema)
+
+
 def load_builtin_dataset(name: str) -> Dataset:
     if name == "actg175":
         return load_actg175()
+    if name == "healthcare":
+        return load_healthcare()
     raise ValueError(f"unknown built-in data set {name!r}; choose one of {list(BUILTIN_DATASETS)} or a CSV path")

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from fedcore.evaluation.category_rates import category_rates
 from fedcore.evaluation.columns import category_labels, require_columns
 from fedcore.schema import CategoricalColumn, Schema
 
@@ -85,12 +86,16 @@ def quality_scores(
     *,
     seed: int | np.random.Generator = 0,
     max_rows: int = MAX_ROWS,
+    rates_reference: pd.DataFrame | None = None,
 ) -> dict:
     """Column-shape and column-pair-trend scores of ``synthetic`` against ``real``.
 
     Returns ``column_shapes`` and ``column_pair_trends`` (floats in [0, 1], or None when
     undefined), ``per_column`` (name -> {metric, score}), how many pairs the pair-trends
-    average counts, and ``warnings`` (what SDMetrics could not score).
+    average counts, ``warnings`` (what SDMetrics could not score) and ``category_rates`` (see
+    :func:`~fedcore.evaluation.category_rates.category_rates`), measured against
+    ``rates_reference`` (the training rows, whose rates the target is stated on) when given,
+    else against ``real``.
     """
     require_columns(real, schema, "real")
     require_columns(synthetic, schema, "synthetic")
@@ -137,6 +142,7 @@ def quality_scores(
         "rows_real": len(real_sd),
         "rows_synthetic": len(synthetic_sd),
         "warnings": notes,
+        "category_rates": category_rates(real if rates_reference is None else rates_reference, synthetic, schema),
     }
     logger.info(
         "quality: column shapes %s, column pair trends %s",

@@ -6,7 +6,8 @@ quantiles are read off the merged, noisy histogram instead of raw rows, or a
 become an extra 0/1 categorical feature (and are imputed at the median); a categorical
 column with missing values gets an extra "missing" category. Whether a column has missing
 values is decided from the noisy missing count (above three noise std), so the decision
-itself is DP post-processing.
+itself is DP post-processing. A discrete numeric column (declared ``values``) decodes only to
+its allowed values.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 from fedcore.preprocessing.encoded import EncodedTable, TabularLayout
 from fedcore.preprocessing.table_stats import TableStats, bin_edges
-from fedcore.schema import Schema
+from fedcore.schema import NumericColumn, Schema
 
 logger = logging.getLogger(__name__)
 
 NumericTransform = Literal["quantile", "standard"]
 QUANTILE_POINTS = 257  # points on each column's estimated quantile function
 PSEUDOCOUNT_SHARE = 0.02  # prior mass spread uniformly over the bins, keeps the CDF strictly increasing
+DISCRETE_U_FLOOR = 1e-7  # CDF clip before the normal score, as QuantileTransformer clips (|z| <= 5.2)
 MISSING_THRESHOLD_STD = 3.0  # a noisy missing count above this many noise std means "has missing values"
 
 
@@ -61,7 +64,10 @@ class GlobalPreprocessor:
             missing = np.isnan(raw)
             medians = self.quantiles[QUANTILE_POINTS // 2]
             filled = np.where(missing, medians, raw)
-            num = self._numeric_transformer().transform(filled).astype(np.float32)
+            num = self._numeric_transformer().transform(filled)
+            for j, column in self._discrete_quantile_columns():
+                num[:, j] = self._discrete_z(j, column)[self._support_index(column, filled[:, j])]
+            num = num.astype(np.float32)
         cat_parts = []
         for column in self.schema.categorical_columns:
             index = {category: i for i, category in enumerate(column.categories)}
@@ -81,15 +87,20 @@ class GlobalPreprocessor:
         return EncodedTable(num=num, cat=cat)
 
     def inverse_transform(self, encoded: EncodedTable) -> pd.DataFrame:
-        """Decode to the schema's columns: bounds clipped, integers rounded, missing restored."""
+        """Decode to the schema's columns: bounds clipped, discrete columns snapped to their values,
+        integers rounded, missing values restored."""
         n = len(encoded)
         out: dict[str, object] = {}
         numeric_cols = self.schema.numeric_columns
         if numeric_cols:
             z = np.asarray(encoded.num, dtype=float)
             values = self._numeric_transformer().inverse_transform(z)
+            for j, column in self._discrete_quantile_columns():
+                values[:, j] = self._discrete_decode(j, column, z[:, j])
             for j, column in enumerate(numeric_cols):
                 col = np.clip(values[:, j], column.min, column.max)
+                if column.values is not None:
+                    col = column.snap(col)  # a discrete column's values come from its support
                 out[column.name] = np.round(col) if column.integer else col
         categorical = self.schema.categorical_columns
         for j, column in enumerate(categorical):
@@ -119,6 +130,36 @@ class GlobalPreprocessor:
                 raise ValueError(f"{value!r} is not a category of {name!r}; categories are {list(column.categories)}")
             indices[positions[name]] = matches[0]
         return indices
+
+    # -- discrete numeric columns under the quantile transform --------------------------------
+    # Each allowed value owns the probability between the CDF at its midpoints with its
+    # neighbours; it is encoded at the middle of that stretch and decoded by the stretch a
+    # generated z falls in. (The plain quantile map would put a value lying on a bin edge right
+    # at the boundary with its lower neighbour, so tiny generation errors would flip it.)
+    def _discrete_quantile_columns(self) -> list[tuple[int, NumericColumn]]:
+        if self.numeric_transform != "quantile":
+            return []  # the standard transform is affine: snapping to the nearest value suffices
+        return [(j, c) for j, c in enumerate(self.schema.numeric_columns) if c.values is not None]
+
+    def _discrete_cuts(self, j: int, column: NumericColumn) -> np.ndarray:
+        """(K - 1,) CDF at the midpoints between consecutive allowed values."""
+        support = np.asarray(column.values)
+        midpoints = (support[1:] + support[:-1]) / 2
+        return np.interp(midpoints, self.quantiles[:, j], np.linspace(0.0, 1.0, QUANTILE_POINTS))
+
+    def _discrete_z(self, j: int, column: NumericColumn) -> np.ndarray:
+        """(K,) the normal score of the middle of each allowed value's probability stretch."""
+        cuts = self._discrete_cuts(j, column)
+        middle = (np.concatenate([[0.0], cuts]) + np.concatenate([cuts, [1.0]])) / 2
+        return norm.ppf(np.clip(middle, DISCRETE_U_FLOOR, 1.0 - DISCRETE_U_FLOOR))
+
+    def _discrete_decode(self, j: int, column: NumericColumn, z: np.ndarray) -> np.ndarray:
+        cuts = self._discrete_cuts(j, column)
+        return np.asarray(column.values)[np.searchsorted(cuts, norm.cdf(z), side="right")]
+
+    @staticmethod
+    def _support_index(column: NumericColumn, x: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(column.values), column.snap(x))
 
     def _numeric_transformer(self):
         dn = len(self.schema.numeric_columns)

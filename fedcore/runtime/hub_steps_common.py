@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 from fedcore.federation.release import SealedRelease
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
+
+logger = logging.getLogger(__name__)
 
 
 def iter_releases(services: HubServices, run_id: str, round_: int) -> Iterator[SealedRelease]:
@@ -15,6 +18,9 @@ def iter_releases(services: HubServices, run_id: str, round_: int) -> Iterator[S
     prefix = layout.updates_prefix(run_id, round_)
     for key in services.blobs.list_keys(prefix):
         spoke = key[len(prefix):]
+        if "/" in spoke or not spoke:
+            logger.warning("ignoring %s: not a release key (updates/<run>/<round>/<spoke>)", key)
+            continue
         yield SealedRelease(spoke=spoke, round=round_, blob=services.blobs.get(key))
 
 

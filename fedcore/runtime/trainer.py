@@ -88,8 +88,9 @@ def run_trainer(
     key = layout.update_key(settings.run_id, settings.round, settings.spoke_id)
     if private:
         _ensure_local_account(local_ledger, settings.spoke_id, policy.epsilon_cap)
-    if hub_blobs.exists(key):
-        return _existing_release(settings, local_ledger, key, private)
+    # The job role may write its key but not read or list updates/, so a retry is recognised by
+    # the create-only write failing, and told apart from a foreign object by this hospital's ledger.
+    charged_before = private and _charged(local_ledger, settings)
     rng = rng if rng is not None else np.random.default_rng()
     if settings.round == 0:
         mechanisms = family.setup_mechanisms(cfg) if private else ()
@@ -118,7 +119,7 @@ def run_trainer(
     try:
         hub_blobs.put_new(key, release.blob)
     except BlobExistsError:
-        logger.info("%s appeared while this job ran (a concurrent attempt); keeping the first", key)
+        return _existing_release(settings, key, private, charged_before)
     return {
         "spoke_id": settings.spoke_id,
         "round": settings.round,
@@ -141,11 +142,17 @@ def _require_privacy(cfg, policy: SpokePolicy) -> bool:
     return True
 
 
-def _existing_release(settings: TrainerSettings, ledger: PrivacyLedger, key: str, private: bool) -> dict:
-    """An object at our key is ours only if our own ledger charged this (run, round)."""
-    charged = private and any((c.run, c.round) == (settings.run_id, settings.round)
-                              for c in ledger.history(settings.spoke_id))
-    if private and not charged:
+def _charged(ledger: PrivacyLedger, settings: TrainerSettings) -> bool:
+    return any((c.run, c.round) == (settings.run_id, settings.round) for c in ledger.history(settings.spoke_id))
+
+
+def _existing_release(settings: TrainerSettings, key: str, private: bool, charged_before: bool) -> dict:
+    """An object at our key is ours only if our own ledger had charged this (run, round) before.
+
+    Otherwise another party wrote it: this hospital refuses to count it as its release (its own
+    charge for the release it just made stays, the conservative direction).
+    """
+    if private and not charged_before:
         raise ForeignReleaseError(f"{key} exists but this hospital never released it; refusing to treat it as "
                                   "released (another party wrote it)")
     logger.info("%s was already released by an earlier attempt; nothing to do", key)

@@ -1,10 +1,13 @@
-"""Runs a spoke's Batch job as a local process: ``python -m containers.trainer`` with the job's env.
+"""Runs a spoke's Batch job as a local process, started the way the trainer image starts it.
 
-The process gets exactly what a container would: the job definition's environment with the Task's
-overrides, credentials for the job role (so it acts in the spoke's own account), the emulator
-endpoint, and its share of the machine's cores. Its exit status decides the job (0 SUCCEEDED, else
-FAILED with the last line it logged as the status reason); its output goes to
-``<log_dir>/<job name>-<job id>.log``. The job definition's attempt timeout is enforced.
+The image's ENTRYPOINT passes on only the allow-listed variables of the job's environment (the job
+definition's with the Task's overrides) to an isolated interpreter of the installed package; here the
+same: ``python -I -m containers.trainer`` with ``containers.trainer.environment.passed_by_wrapper`` of
+the job's environment, plus what a runtime provides (as the ECS agent does in AWS): credentials for
+the job role (so it acts in the spoke's own account), the emulator endpoint, and its share of the
+machine's cores. Its exit status decides the job (0 SUCCEEDED, else FAILED with the last line it
+logged as the status reason); its output goes to ``<log_dir>/<job name>-<job id>.log``. The job
+definition's attempt timeout is enforced.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from containers.trainer.environment import passed_by_wrapper
 from fedcore.sandbox.calls import JobOutcome, JobSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TRAINER_COMMAND = (sys.executable, "-m", "containers.trainer")
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+# -I: PYTHON* variables ignored, no user site, neither the working directory nor the script's on
+# sys.path, so the installed package runs (`pip install -e .`, Makefile), as in the image.
+TRAINER_COMMAND = (sys.executable, "-I", "-m", "containers.trainer")
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")  # this machine's, not the job's
 _REASON_CHARS = 400
 
 
@@ -74,10 +80,10 @@ class BatchRuntime:
         if not job.job_role_arn:
             return JobOutcome(-1, "the job definition has no job role")
         env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        env.update({"AWS_REGION": job.region, "AWS_DEFAULT_REGION": job.region})
+        env.update(passed_by_wrapper(request.environment))
         threads = str(self.threads_per_job)
-        env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": threads,
-                    "MKL_NUM_THREADS": threads, "AWS_REGION": job.region, "AWS_DEFAULT_REGION": job.region})
-        env.update(request.environment)
+        env.update({"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
         env.update(self.credentials_for_role(job.job_role_arn))
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         log_path = self.log_dir / f"{job.job_name}-{job.job_id[:8]}.log"

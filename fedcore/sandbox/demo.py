@@ -25,6 +25,7 @@ from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_
 from fedcore.run_config import RunConfig
 from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
 from fedcore.sandbox.progress import RunProgress, console_history, snapshot
+from fedcore.sandbox.provision import put_spoke_policies, spoke_policies
 from fedcore.sandbox.sandbox import ExecutionResult, Sandbox
 from fedcore.sandbox.timings import round_timings
 
@@ -43,6 +44,7 @@ class DemoSpec:
     config: dict = field(default_factory=dict)  # further RunConfig fields, e.g. {"model": {...}}
     rows: int | None = None  # synthetic rows; None = as many as the real training rows
     seed: int = 0
+    no_dp: bool = False  # train without DP: the run asks for it and every simulated hospital opts out
     timeout_seconds: float = 3600
 
 
@@ -59,10 +61,14 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
         partitions = dict(zip(sandbox.spoke_ids, parts))
         for spoke_id, part in partitions.items():
             sandbox.upload_table(spoke_id, part.to_csv(index=False).encode())
+        # Each hospital sets its own policy in its own account: cap at the run's target, opt-out with --no-dp.
+        put_spoke_policies(sandbox.emulator, sandbox.deployment,
+                           spoke_policies(sandbox.spoke_ids, spec.target_epsilon, allow_no_dp=spec.no_dp))
         run_id = f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         quorum = min(int(sandbox.hub.functions["aggregate"].environment["QUORUM"]), spec.spokes)
+        privacy = {"target_epsilon": spec.target_epsilon, **({"enabled": False} if spec.no_dp else {})}
         config = {"schema": DATASET, "rounds": spec.rounds, "quorum": quorum, "seed": spec.seed,
-                  **spec.config, "privacy": {"target_epsilon": spec.target_epsilon, **spec.config.get("privacy", {})}}
+                  **spec.config, "privacy": {**privacy, **spec.config.get("privacy", {})}}
         execution = sandbox.start_run(run_id, config)
         result = _follow(sandbox, execution, run_id, spec.timeout_seconds, on_progress)
         services = sandbox.hub_services()

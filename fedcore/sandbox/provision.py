@@ -3,17 +3,22 @@
 Each resource the round loop touches is created from its own template properties, in its own
 account: IAM roles, KMS keys and aliases, named S3 buckets, DynamoDB tables, the container-image
 Lambda functions (with their resolved environment), the state machine (its definition exported by
-``cdk.asl_export`` against the created function ARNs), and per spoke the Batch queue and job
-definition. Networking, logging, alarms, backups, the API front door and IAM policies are not
-emulated (moto does not enforce IAM; the accounts are separated by ownership of resources).
+``cdk.asl_export`` against the created function ARNs), and per spoke the Batch queue, job
+definition and the hospital's policy parameter (its epsilon cap and DP opt-out, which the trainer
+reads with the job role's credentials in the spoke's account). ``put_spoke_policies`` lets the
+simulated hospitals replace their policy, as a hospital's administrator would. Networking, logging,
+alarms, backups, the API front door and IAM policies are not emulated (moto does not enforce IAM;
+the accounts are separated by ownership of resources).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cdk.asl_export import export_asl, lambda_handlers, referenced_ids, state_machine_ids
+from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
 from fedcore.sandbox.cfn import Resolver, resources_of_type
 from fedcore.sandbox.emulator import Emulator
 from fedcore.sandbox.synth import StackTemplate, SynthesizedApp
@@ -64,7 +69,9 @@ class Deployment:
     spokes: dict[str, SpokeDeployment]
 
 
-def provision(emulator: Emulator, app: SynthesizedApp) -> Deployment:
+def provision(emulator: Emulator, app: SynthesizedApp,
+              policies: Mapping[str, SpokePolicy] | None = None) -> Deployment:
+    """Create every stack in its account; ``policies`` (spoke id -> policy) replace the stacks' own."""
     hub_resolver = _create_stack(emulator, app.hub)
     hub = _hub_deployment(app.hub, hub_resolver)
     spokes = {}
@@ -72,7 +79,30 @@ def provision(emulator: Emulator, app: SynthesizedApp) -> Deployment:
         stack = app.spokes[descriptor["spoke_id"]]
         resolver = _create_stack(emulator, stack)
         spokes[descriptor["spoke_id"]] = _spoke_deployment(descriptor, stack, resolver)
-    return Deployment(hub, spokes)
+    deployment = Deployment(hub, spokes)
+    if policies:
+        put_spoke_policies(emulator, deployment, policies)
+    return deployment
+
+
+def spoke_policies(spoke_ids: Iterable[str], target_epsilon: float, allow_no_dp: bool = False,
+                   epsilon_caps: Mapping[str, float] | None = None) -> dict[str, SpokePolicy]:
+    """The simulated hospitals' policies: each one's cap is its entry in ``epsilon_caps``, else the run's
+    target epsilon; ``allow_no_dp`` is every hospital's opt-out (the demo's ``--no-dp``)."""
+    caps = dict(epsilon_caps or {})
+    return {spoke: SpokePolicy(epsilon_cap=float(caps.get(spoke, target_epsilon)), allow_no_dp=allow_no_dp)
+            for spoke in spoke_ids}
+
+
+def put_spoke_policies(emulator: Emulator, deployment: Deployment, policies: Mapping[str, SpokePolicy]) -> None:
+    """Each hospital writes its own policy parameter, in its own account (its administrator's credentials)."""
+    unknown = sorted(set(policies) - set(deployment.spokes))
+    if unknown:
+        raise ValueError(f"no such spokes in the sandbox: {unknown}")
+    for spoke_id, policy in policies.items():
+        ssm = emulator.client("ssm", account=deployment.spokes[spoke_id].account)
+        ssm.put_parameter(Name=policy_parameter_name(spoke_id), Type="String", Value=policy.to_json(),
+                          Overwrite=True)
 
 
 def _create_stack(emulator: Emulator, stack: StackTemplate) -> Resolver:
@@ -96,6 +126,7 @@ def _create_stack(emulator: Emulator, stack: StackTemplate) -> Resolver:
         kms.create_alias(AliasName=props["AliasName"], TargetKeyId=resolver.resolve(props["TargetKeyId"]))
         resolver.bind(logical_id, Ref=props["AliasName"])
     _create_buckets(client("s3"), template, resolver, stack.region)
+    _create_parameters(client("ssm"), template, resolver)
     _create_tables(client("dynamodb"), template, resolver)
     _create_batch(client("batch"), iam, template, resolver, stack)
     _create_functions(client("lambda"), template, resolver, stack)
@@ -112,6 +143,13 @@ def _create_buckets(s3, template: dict, resolver: Resolver, region: str) -> None
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         resolver.bind(logical_id, Ref=name, Arn=f"arn:aws:s3:::{name}")
+
+
+def _create_parameters(ssm, template: dict, resolver: Resolver) -> None:
+    for logical_id, props in resources_of_type(template, "AWS::SSM::Parameter"):
+        ssm.put_parameter(Name=props["Name"], Type=props["Type"], Value=str(resolver.resolve(props["Value"])),
+                          Description=str(props.get("Description", ""))[:1024])
+        resolver.bind(logical_id, Ref=props["Name"])
 
 
 def _create_tables(dynamodb, template: dict, resolver: Resolver) -> None:

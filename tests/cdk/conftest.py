@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,41 @@ class Queries:
     @staticmethod
     def as_list(value: Any) -> list[Any]:
         return value if isinstance(value, list) else [value]
+
+    @staticmethod
+    def iam_matches(pattern: str, value: str) -> bool:
+        """Whether an IAM resource or condition pattern matches `value`: `*` is any run of characters
+        (slashes included), `?` any one character, everything else literal (IAM's own rules)."""
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+    @classmethod
+    def allows(cls, statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, Any]) -> bool:
+        """Whether an Allow statement grants `action` on `resource` to a request with these condition keys
+        (a key missing from `context` fails its condition). Only plain-string resources are compared;
+        an unknown condition operator is an error, so a test never passes by skipping a condition."""
+        def holds(operator: str, key: str, expected: Any) -> bool:
+            if key not in context:
+                return False
+            values, actual = [str(v) for v in cls.as_list(expected)], context[key]
+            if operator in ("StringEquals", "ArnEquals"):
+                return str(actual) in values
+            if operator in ("StringLike", "ArnLike"):
+                return any(cls.iam_matches(v, str(actual)) for v in values)
+            if operator == "ForAnyValue:StringEquals":
+                return any(str(a) in values for a in cls.as_list(actual))
+            raise ValueError(f"condition operator {operator} is not modelled")
+
+        for statement in statements:
+            if statement["Effect"] != "Allow" or not any(cls.iam_matches(a, action)
+                                                         for a in cls.as_list(statement["Action"])):
+                continue
+            if not any(isinstance(r, str) and cls.iam_matches(r, resource) for r in cls.as_list(statement["Resource"])):
+                continue
+            if all(holds(operator, key, expected) for operator, block in statement.get("Condition", {}).items()
+                   for key, expected in block.items()):
+                return True
+        return False
 
     @staticmethod
     def refers_to(value: Any, logical_id: str) -> bool:

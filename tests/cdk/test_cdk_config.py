@@ -82,8 +82,39 @@ def test_spoke_in_the_hub_account_is_rejected(context):
         EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
 
 
-def test_spoke_id_that_prefixes_another_is_rejected(context):
+def test_spoke_ids_may_prefix_each_other_since_update_keys_are_granted_exactly(context):
+    # The hub grants updates/*/*/<id> with no trailing wildcard (tests/cdk/test_cdk_hub_storage.py).
     spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
-    spokes[1]["id"] = spokes[0]["id"] + "x"
-    with pytest.raises(ValueError, match="is a prefix of"):
+    spokes[1]["id"] = spokes[0]["id"] + "b"
+
+    config = EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+    assert [s.id for s in config.spokes][:2] == ["hosp-a", "hosp-ab"]
+
+
+@pytest.mark.parametrize("reserved", ["hub", "hub-aggregator"])
+def test_spoke_ids_the_hub_seals_its_own_objects_under_are_rejected(context, reserved):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[0]["id"] = reserved
+    with pytest.raises(ValueError, match="reserved for the hub"):
+        EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+
+def test_a_spokes_dp_opt_out_and_delta_are_its_own_and_default_to_no_opt_out_and_the_run_delta(context):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[0].update({"allow_no_dp": True, "max_delta": 1e-6})
+
+    config = EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+    assert (config.spokes[0].allow_no_dp, config.spokes[0].max_delta) == (True, 1e-6)
+    assert (config.spokes[1].allow_no_dp, config.spokes[1].max_delta) == (False, config.training.delta)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("allow_no_dp", "yes", "'allow_no_dp' must be bool"), ("max_delta", 1.0, "max_delta must be in"),
+])
+def test_a_malformed_spoke_policy_setting_is_rejected(context, key, value, message):
+    spokes = copy.deepcopy(context["environments"]["dev"]["spokes"])
+    spokes[0][key] = value
+    with pytest.raises(ValueError, match=message):
         EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))

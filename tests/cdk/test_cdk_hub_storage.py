@@ -7,6 +7,7 @@ from aws_cdk.assertions import Capture, Match
 
 from cdk.constructs.hub_tables import AUDIT_FORBIDDEN_ACTIONS
 from cdk.naming import Names
+from fedcore.runtime.layout import update_key
 
 pytestmark = pytest.mark.cdk
 
@@ -20,7 +21,7 @@ def test_hub_key_rotates_and_is_retained(hub_template):
     })
 
 
-def test_key_policy_lets_each_spoke_job_role_seal_only_under_its_own_spoke_context(synthesized, q):
+def test_key_policy_lets_each_spoke_job_role_seal_only_its_own_updates(synthesized, q):
     names = Names(synthesized.config)
     (key,) = q.resources(synthesized.hub, "AWS::KMS::Key").values()
     statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -33,13 +34,40 @@ def test_key_policy_lets_each_spoke_job_role_seal_only_under_its_own_spoke_conte
         seals = [s for s in by_spoke if "kms:GenerateDataKey" in q.as_list(s["Action"])
                  and "kms:ViaService" not in s["Condition"].get("StringEquals", {})]
         assert len(seals) == 1
-        assert seals[0]["Condition"]["StringEquals"] == {"kms:EncryptionContext:spoke": spoke.spoke_id}
+        assert seals[0]["Condition"]["StringEquals"] == {"kms:EncryptionContext:spoke": spoke.spoke_id,
+                                                         "kms:EncryptionContext:kind": "update"}
         # Every other use is bound to a context that cannot stand for another spoke's update.
         for statement in by_spoke:
             conditions = statement["Condition"]
             assert ("kms:EncryptionContext:spoke" in conditions.get("StringEquals", {})
                     or conditions.get("StringEquals", {}).get("kms:EncryptionContext:kind") == "model"
                     or "kms:EncryptionContext:aws:s3:arn" in conditions.get("StringLike", {}))
+
+
+def test_a_spoke_cannot_make_a_data_key_for_a_model_or_for_another_spokes_update(synthesized, q):
+    # Arrange: the key policy, and the sealing requests a malicious hospital would make directly
+    # (GenerateDataKey called by its job role, not through S3).
+    names = Names(synthesized.config)
+    (key,) = q.resources(synthesized.hub, "AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    for spoke in names.all_spoke_endpoints():
+        other = next(s.spoke_id for s in names.all_spoke_endpoints() if s.spoke_id != spoke.spoke_id)
+        # Across accounts only statements that name the spoke's account (or anyone) can grant anything.
+        to_spoke = [s for s in statements if s.get("Principal") in ({"AWS": f"arn:aws:iam::{spoke.account}:root"},
+                                                                    {"AWS": "*"}, "*")]
+
+        def allowed(spoke_value: str, kind: str) -> bool:
+            context = {"aws:PrincipalArn": spoke.job_role_arn, "kms:EncryptionContext:spoke": spoke_value,
+                       "kms:EncryptionContext:kind": kind, "kms:EncryptionContext:run": "r1",
+                       "kms:EncryptionContext:round": "1"}
+            return q.allows(to_spoke, "kms:GenerateDataKey", "*", context)
+
+        # Act / Assert
+        assert allowed(spoke.spoke_id, "update")
+        assert not allowed(spoke.spoke_id, "model")  # a global model sealed by a hospital
+        assert not allowed("hub", "model")  # the hub's own model context
+        assert not allowed("hub-aggregator", "model")  # the aggregator's state
+        assert not allowed(other, "update")  # another hospital's update
 
 
 def test_hub_bucket_is_kms_versioned_private_logged_and_expires_old_updates(hub_template, synthesized):
@@ -75,7 +103,41 @@ def test_hub_bucket_policy_denies_plain_http_and_scopes_each_spoke(synthesized, 
                 if s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn") == spoke.job_role_arn]
         granted = {(action, s["Resource"]["Fn::Join"][1][-1])  # the object key pattern after the bucket ARN
                    for s in mine for action in q.as_list(s["Action"]) if action != "s3:ListBucket"}
-        assert granted == {("s3:GetObject", "/models/*"), ("s3:PutObject", f"/updates/*/*/{spoke.spoke_id}*")}
+        assert granted == {("s3:GetObject", "/models/*"), ("s3:PutObject", f"/updates/*/*/{spoke.spoke_id}")}
+
+
+def test_no_hospital_can_pre_write_the_update_key_of_a_hospital_whose_id_extends_its_own(synthesized, q):
+    # Arrange: every pattern that lets a spoke write to the hub bucket (its bucket policy grant, its job
+    # role's IAM, and the key policy's S3 object context), and the keys a hospital would squat on to make
+    # another hospital's create-only write fail.
+    names = Names(synthesized.config)
+    (key,) = q.resources(synthesized.hub, "AWS::KMS::Key").values()
+    bucket_statements = [s for p in q.resources(synthesized.hub, "AWS::S3::BucketPolicy").values()
+                         for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    for spoke in names.all_spoke_endpoints():
+        mine = [s for s in bucket_statements
+                if s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn") == spoke.job_role_arn]
+        bucket_grants = [s["Resource"]["Fn::Join"][1][-1].lstrip("/") for s in mine
+                         if "s3:PutObject" in q.as_list(s["Action"])]
+        iam_grants = [r.removeprefix(f"{names.hub_bucket_arn}/")
+                      for s in q.statements(synthesized.spokes[spoke.spoke_id])
+                      if "s3:PutObject" in q.as_list(s["Action"])
+                      for r in q.as_list(s["Resource"]) if isinstance(r, str) and r.startswith(names.hub_bucket_arn)]
+        kms_grants = [pattern.removeprefix(f"{names.hub_bucket_arn}/")
+                      for s in key["Properties"]["KeyPolicy"]["Statement"]
+                      if s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn") == spoke.job_role_arn
+                      for pattern in q.as_list(s["Condition"].get("StringLike", {}).get(
+                          "kms:EncryptionContext:aws:s3:arn", [])) if "/updates/" in pattern]
+        victims = [f"{spoke.spoke_id}b", f"{spoke.spoke_id}-2", *(s.spoke_id for s in names.all_spoke_endpoints()
+                                                                   if s.spoke_id != spoke.spoke_id)]
+
+        # Act / Assert
+        for grants in (bucket_grants, iam_grants, kms_grants):
+            assert grants, f"no update grant found for {spoke.spoke_id}"
+            own = update_key("run-1", 1, spoke.spoke_id)
+            assert all(q.iam_matches(g, own) for g in grants)
+            for victim in victims:
+                assert not any(q.iam_matches(g, update_key("run-1", 1, victim)) for g in grants), (grants, victim)
 
 
 def test_tables_are_kms_encrypted_recoverable_and_protected(hub_template, synthesized):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Capture, Match
 
 from cdk.naming import Names
+from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
 
 pytestmark = pytest.mark.cdk
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "sts", "kms", "ecs", "ecs-agent", "ecs-telemetry")
 
@@ -85,7 +91,7 @@ def test_job_definition_runs_the_trainer_on_gpus_with_a_timeout(spoke_templates,
             "JobQueueName": names.job_queue(spoke)})
 
 
-def test_job_role_reaches_only_its_data_models_and_own_updates(synthesized, q):
+def test_job_role_reaches_only_its_data_ledger_models_and_own_updates(synthesized, q):
     names = Names(synthesized.config)
     for spoke in synthesized.config.spokes:
         statements = [s for s in q.statements(synthesized.spokes[spoke.id]) if s["Effect"] == "Allow"]
@@ -93,13 +99,100 @@ def test_job_role_reaches_only_its_data_models_and_own_updates(synthesized, q):
         gets = [r for s in statements if "s3:GetObject" in q.as_list(s["Action"]) for r in q.as_list(s["Resource"])]
         seals = [s for s in statements if s["Resource"] == names.hub_key_arn_pattern
                  and q.as_list(s["Action"]) == ["kms:GenerateDataKey"]]
+        ledger = f"/{names.local_ledger_key(spoke)}"
 
-        assert puts == [f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}*"]
+        assert [p for p in puts if isinstance(p, str)] == [f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}"]
+        assert [p["Fn::Join"][1][-1] for p in puts if not isinstance(p, str)] == [ledger]
         assert f"{names.hub_bucket_arn}/models/*" in gets
+        assert sorted(g["Fn::Join"][1][-1] for g in gets if not isinstance(g, str)) == sorted(
+            [ledger, f"/{synthesized.config.batch.data_key}"])
         assert not [g for g in gets if isinstance(g, str) and "/updates/" in g]
         assert len(seals) == 1
-        assert seals[0]["Condition"]["StringEquals"] == {"kms:EncryptionContext:spoke": spoke.id}
+        assert seals[0]["Condition"]["StringEquals"] == {"kms:EncryptionContext:spoke": spoke.id,
+                                                         "kms:EncryptionContext:kind": "update"}
         assert seals[0]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": names.hub_key_alias}
+
+
+def test_the_local_ledger_key_granted_is_the_one_the_trainer_writes():
+    from fedcore.aws.s3_ledger import S3LedgerStore
+    from cdk.naming import LOCAL_LEDGER_KEY
+
+    store = S3LedgerStore("any-bucket", client=object())
+
+    assert store._key("hosp-a") == LOCAL_LEDGER_KEY.format(spoke_id="hosp-a")
+
+
+def test_each_spoke_stack_holds_the_hospitals_own_policy_from_its_config(spoke_templates, synthesized):
+    names = Names(synthesized.config)
+    for spoke in synthesized.config.spokes:
+        value = Capture()
+        spoke_templates[spoke.id].has_resource_properties("AWS::SSM::Parameter", {
+            "Name": policy_parameter_name(spoke.id), "Type": "String", "Value": value})
+
+        assert names.spoke_policy_parameter(spoke) == policy_parameter_name(spoke.id)
+        assert SpokePolicy.from_json(value.as_string()) == SpokePolicy(
+            epsilon_cap=spoke.epsilon_limit, allow_no_dp=False, max_delta=synthesized.config.training.delta)
+    assert {s.id: s.epsilon_limit for s in synthesized.config.spokes}["hosp-b"] == 6.0  # its own, not the default
+
+
+def test_a_hospital_that_opts_out_of_dp_gets_that_in_its_own_policy(synthesized):
+    # Arrange: hosp-a opts out in its config entry; the app builds its stack alone.
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from cdk.config import read_cdk_json_context
+    from cdk.stacks.spoke_stack import SpokeStack
+
+    config = synthesized.config
+    spoke = dataclasses.replace(config.spokes[0], allow_no_dp=True, epsilon_limit=2.5, max_delta=1e-6)
+    app = cdk.App(context=read_cdk_json_context(REPO_ROOT / "cdk.json"))
+
+    # Act
+    template = Template.from_stack(SpokeStack(app, "OptOut", config=config, spoke=spoke))
+
+    # Assert
+    value = Capture()
+    template.has_resource_properties("AWS::SSM::Parameter", {"Name": policy_parameter_name(spoke.id),
+                                                             "Value": value})
+    assert SpokePolicy.from_json(value.as_string()) == SpokePolicy(epsilon_cap=2.5, allow_no_dp=True, max_delta=1e-6)
+
+
+def test_only_the_job_role_reads_the_policy_and_nothing_in_either_stack_may_write_it(synthesized, q):
+    names = Names(synthesized.config)
+    hub_ssm = [s for s in q.statements(synthesized.hub) if any("ssm:" in a for a in q.as_list(s["Action"]))]
+    assert hub_ssm == []
+    for spoke in synthesized.config.spokes:
+        raw = synthesized.spokes[spoke.id]
+        roles = q.resources(raw, "AWS::IAM::Role")
+        (job_role_id,) = [lid for lid, r in roles.items() if r["Properties"].get("RoleName") == names.job_role(spoke)]
+        (launch_role_id,) = [lid for lid, r in roles.items()
+                             if r["Properties"].get("RoleName") == names.launch_role(spoke)]
+
+        def statements_of(role_id: str) -> list[dict]:
+            return [s for p in q.resources(raw, "AWS::IAM::ManagedPolicy").values()
+                    if {"Ref": role_id} in p["Properties"]["Roles"]
+                    for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+        ssm = [s for s in q.statements(raw) if any(a.startswith("ssm:") or a == "*" for a in q.as_list(s["Action"]))]
+        parameter_arn = names.spoke_policy_parameter_arn(spoke)
+
+        assert ssm == [{"Action": "ssm:GetParameter", "Effect": "Allow", "Resource": parameter_arn}]
+        assert ssm[0] in statements_of(job_role_id)
+        assert parameter_arn == (f"arn:aws:ssm:{spoke.region}:{spoke.account}:parameter"
+                                 f"{policy_parameter_name(spoke.id)}")
+        launch_actions = {a for s in statements_of(launch_role_id) for a in q.as_list(s["Action"])}
+        assert launch_actions == {"batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"}
+
+
+def test_the_job_definition_carries_no_privacy_setting_and_only_allow_listed_names(spoke_templates, synthesized, q):
+    from containers.trainer.environment import PASSED_BY_WRAPPER
+
+    for spoke in synthesized.config.spokes:
+        (definition,) = q.resources(synthesized.spokes[spoke.id], "AWS::Batch::JobDefinition").values()
+        names = {e["Name"] for e in definition["Properties"]["ContainerProperties"]["Environment"]}
+
+        assert names == {"HUB_BUCKET", "HUB_KMS_KEY_ID", "DATA_BUCKET", "DATA_KEY", "AWS_DEFAULT_REGION"}
+        assert names <= set(PASSED_BY_WRAPPER)
 
 
 def test_launch_role_is_trusted_only_by_the_hub_state_machine_role(spoke_templates, synthesized):
@@ -123,13 +216,35 @@ def test_launch_role_may_only_submit_describe_and_terminate_jobs(synthesized, q)
         raw = synthesized.spokes[spoke.id]
         roles = q.resources(raw, "AWS::IAM::Role")
         (role_id,) = [lid for lid, r in roles.items() if r["Properties"].get("RoleName") == names.launch_role(spoke)]
-        (queue_id,) = q.resources(raw, "AWS::Batch::JobQueue")
         statements = [s for p in q.resources(raw, "AWS::IAM::ManagedPolicy").values()
                       if {"Ref": role_id} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
         actions = {a for s in statements for a in q.as_list(s["Action"])}
-        (submit,) = [s for s in statements if s["Action"] == "batch:SubmitJob"]
 
         assert actions == {"batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"}
-        assert {"Fn::GetAtt": [queue_id, "JobQueueArn"]} in submit["Resource"]
-        assert all(r == {"Fn::GetAtt": [queue_id, "JobQueueArn"]} or ":job-definition/" in r
-                   for r in submit["Resource"])
+
+
+def test_launch_role_submits_only_this_hospitals_job_definition_to_its_queue(spoke_templates, synthesized, q):
+    names = Names(synthesized.config)
+    for spoke in synthesized.config.spokes:
+        # Arrange: the one SubmitJob grant in the stack (the launch role's), and the hospital's queue.
+        template, raw = spoke_templates[spoke.id], synthesized.spokes[spoke.id]
+        resources = Capture()
+        template.has_resource_properties("AWS::IAM::ManagedPolicy", {"PolicyDocument": {"Statement": Match.array_with([
+            Match.object_like({"Action": "batch:SubmitJob", "Effect": "Allow", "Resource": resources})])}})
+        (queue_id,) = q.resources(raw, "AWS::Batch::JobQueue")
+        submits = [s for s in q.statements(raw) if "batch:SubmitJob" in q.as_list(s["Action"])]
+        granted = resources.as_array()
+        patterns = [r for r in granted if isinstance(r, str)]
+        batch = f"arn:aws:batch:{spoke.region}:{spoke.account}"
+        own = names.job_definition(spoke)
+        others = [f"{batch}:job-definition/{own}-debug:1", f"{batch}:job-definition/shell:1",
+                  f"{batch}:job-definition/{names.job_definition(synthesized.config.spokes[-1])}x:1"]
+
+        # Act / Assert
+        assert len(submits) == 1
+        assert [r for r in granted if not isinstance(r, str)] == [{"Fn::GetAtt": [queue_id, "JobQueueArn"]}]
+        assert not any("job-queue" in p for p in patterns)  # no other queue, by name or pattern
+        assert any(q.iam_matches(p, f"{batch}:job-definition/{own}:7") for p in patterns)
+        assert any(q.iam_matches(p, f"{batch}:job-definition/{own}") for p in patterns)
+        for other in others:
+            assert not any(q.iam_matches(p, other) for p in patterns), other

@@ -156,3 +156,14 @@ def test_init_run_receives_the_execution_input_and_name(asl):
     assert handler_of(init) == "functions.init_run.handler"
     assert init["Parameters"]["Payload"] == {"run_id.$": "$.run_id", "config.$": "$.config",
                                              "execution_name.$": "$$.Execution.Name"}
+
+
+def test_the_job_overrides_the_hub_sends_are_settings_the_trainer_keeps_and_carry_no_privacy_setting(asl):
+    # The trainer drops every variable outside its allow-list, so a name missing there would be lost.
+    from containers.trainer.environment import SETTINGS
+
+    jobs = [state for _, state in all_states(asl["States"]) if state.get("Resource") == BATCH_SYNC]
+    names = {e["Name"] for job in jobs for e in job["Parameters"]["ContainerOverrides"]["Environment"]}
+
+    assert jobs and names == {"RUN_ID", "ROUND", "SPOKE_ID", "TRAINER_MODE"}
+    assert names <= set(SETTINGS)

@@ -13,7 +13,7 @@ from fedcore.datasets import load_actg175
 from fedcore.partition import partition_dirichlet
 from fedcore.runtime import layout
 
-TINY_RUN = {"schema": "actg175", "rounds": 1, "epochs_per_round": 1, "model": {"hidden_dim": 32, "num_blocks": 1},
+TINY_RUN = {"schema": "actg175", "rounds": 1, "epochs_per_round": 1, "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1},
             "privacy": {"target_epsilon": 1.0, "setup_epsilon_share": 0.3}}  # about 1 epsilon per run
 RUN_TIMEOUT = 600
 

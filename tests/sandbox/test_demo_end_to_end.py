@@ -12,7 +12,7 @@ from fedcore.datasets import load_actg175
 
 pytestmark = pytest.mark.slow
 
-TINY = json.dumps({"epochs_per_round": 1, "model": {"hidden_dim": 32, "num_blocks": 1}})
+TINY = json.dumps({"epochs_per_round": 1, "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}})
 
 
 def test_the_demo_runs_the_round_loop_and_writes_a_scored_report(tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""The sandbox's parts that need no emulator: template resolution, environments, ASL name mapping,
-progress and timing from history events, the audit CLI, and where moto internals may be used."""
+"""The sandbox's parts that need no emulator server: template resolution, environments, ASL name
+mapping, the hospitals' policy parameters (in-process moto), progress and timing from history
+events, the audit CLI, and where moto internals may be used."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from fedcore.audit import AuditLog, InMemoryAuditStore
 from fedcore.cli.main import main
 from fedcore.sandbox import moto_dispatch
+from fedcore.runtime.spoke_policy import SpokePolicy, SpokePolicyError, policy_parameter_name
 from fedcore.sandbox.cfn import Resolver, UnresolvedError
 from fedcore.sandbox.progress import snapshot
 from fedcore.sandbox.synth import cdk_context
@@ -36,6 +38,90 @@ def test_the_resolver_substitutes_refs_attributes_joins_and_subs():
                      "D": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/hub-bucket"}
     with pytest.raises(UnresolvedError):
         resolver.resolve({"Ref": "NotCreated"})
+
+
+class _InProcessAccounts:
+    """``Emulator.client`` over in-process moto: each account's administrator, or a role, by STS."""
+
+    def client(self, service: str, *, account: str | None = None, role_arn: str | None = None):
+        import boto3
+
+        role_arn = role_arn or f"arn:aws:iam::{account}:role/admin"
+        issued = boto3.client("sts", region_name="eu-west-1").assume_role(
+            RoleArn=role_arn, RoleSessionName="test")["Credentials"]
+        return boto3.client(service, region_name="eu-west-1", aws_access_key_id=issued["AccessKeyId"],
+                            aws_secret_access_key=issued["SecretAccessKey"], aws_session_token=issued["SessionToken"])
+
+
+@pytest.fixture
+def accounts(monkeypatch):
+    from moto import mock_aws
+
+    for name, value in {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield _InProcessAccounts()
+
+
+def test_each_spokes_policy_parameter_is_created_from_its_template_in_its_own_account(accounts):
+    # Arrange: the parameter as the spoke stack synthesizes it (tests/cdk checks the template's side).
+    from fedcore.aws.ssm_policy import SsmSpokePolicySource
+    from fedcore.sandbox.provision import _create_parameters
+
+    written = SpokePolicy(epsilon_cap=6.0, allow_no_dp=False, max_delta=1e-5)
+    template = {"Resources": {"Policy": {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Name": policy_parameter_name("hosp-b"), "Type": "String", "Value": written.to_json(),
+        "Description": "hosp-b's own policy"}}}}
+    resolver = Resolver("333333333333", "eu-west-1")
+
+    # Act
+    _create_parameters(accounts.client("ssm", account="333333333333"), template, resolver)
+
+    # Assert: the job role reads it in the spoke's account; the hub's account has no such parameter.
+    job_role = accounts.client("ssm", role_arn="arn:aws:iam::333333333333:role/fedsynth-dev-hosp-b-job")
+    assert SsmSpokePolicySource(client=job_role).load("hosp-b") == written
+    assert resolver.value("Policy") == policy_parameter_name("hosp-b")
+    with pytest.raises(SpokePolicyError, match="does not exist"):
+        SsmSpokePolicySource(client=accounts.client("ssm", account="111111111111")).load("hosp-b")
+
+
+def test_the_demos_hospitals_cap_at_the_target_unless_given_their_own_and_opt_out_only_with_no_dp():
+    # Arrange
+    from fedcore.sandbox.provision import spoke_policies
+
+    # Act
+    default = spoke_policies(["hosp-a", "hosp-b"], 3.0)
+    chosen = spoke_policies(["hosp-a", "hosp-b"], 3.0, allow_no_dp=True, epsilon_caps={"hosp-b": 1.5})
+
+    # Assert
+    assert default == {"hosp-a": SpokePolicy(3.0), "hosp-b": SpokePolicy(3.0)}
+    assert chosen == {"hosp-a": SpokePolicy(3.0, allow_no_dp=True), "hosp-b": SpokePolicy(1.5, allow_no_dp=True)}
+
+
+def test_a_hospital_replaces_its_policy_in_its_own_account_only(accounts):
+    # Arrange: two provisioned spokes with their stacks' policies.
+    from fedcore.aws.ssm_policy import SsmSpokePolicySource
+    from fedcore.sandbox.provision import Deployment, SpokeDeployment, put_spoke_policies, spoke_policies
+
+    spokes = {sid: SpokeDeployment(sid, account, f"{sid}-data", "t.csv", "queue", "definition",
+                                   f"arn:aws:iam::{account}:role/{sid}-job",
+                                   f"arn:aws:iam::{account}:role/{sid}-launch")
+              for sid, account in (("hosp-a", "222222222222"), ("hosp-b", "333333333333"))}
+    deployment = Deployment(hub=None, spokes=spokes)
+    put_spoke_policies(accounts, deployment, {sid: SpokePolicy(8.0) for sid in spokes})
+
+    # Act: the demo's --no-dp
+    put_spoke_policies(accounts, deployment, spoke_policies(["hosp-a"], 3.0, allow_no_dp=True))
+
+    # Assert
+    def read(sid: str) -> SpokePolicy:
+        return SsmSpokePolicySource(client=accounts.client("ssm", role_arn=spokes[sid].job_role_arn)).load(sid)
+
+    assert read("hosp-a") == SpokePolicy(3.0, allow_no_dp=True)
+    assert read("hosp-b") == SpokePolicy(8.0)
+    with pytest.raises(ValueError, match="no such spokes"):
+        put_spoke_policies(accounts, deployment, {"hosp-z": SpokePolicy(1.0)})
 
 
 def test_the_dev_context_serves_three_hospitals_and_other_counts_get_a_derived_environment():

@@ -1,0 +1,56 @@
+"""One trainer job: the hospital's policy, data and ledger, the hub's bucket and key, one exit status.
+
+``run_job`` takes its stores as arguments (``__main__`` builds the AWS ones), so tests run it on
+in-memory stores. Each refusal ends the job with its own status and one line logged last, which the
+sandbox (and a reader of the job's log in AWS) sees as the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from containers.trainer import (EXIT_BAD_INPUT, EXIT_DP_REQUIRED, EXIT_FOREIGN_RELEASE, EXIT_LOCAL_CAP, EXIT_NO_POLICY,
+                                EXIT_RELEASED)
+from containers.trainer.environment import JobSettings
+from fedcore.federation.spoke import LocalCapExceededError
+from fedcore.privacy import LedgerStore, PrivacyLedger
+from fedcore.runtime.ports import BlobNotFoundError, BlobStore
+from fedcore.runtime.spoke_policy import SpokePolicyError, SpokePolicySource
+from fedcore.runtime.trainer import (BadSpokeDataError, DpRequiredError, ForeignReleaseError, TrainerSettings,
+                                     run_trainer)
+from fedcore.sealing import KeyProvider
+from fedcore.table import TableError
+
+logger = logging.getLogger("trainer")
+
+
+def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: BlobStore, data_blobs: BlobStore,
+            keys: KeyProvider, ledger_store: LedgerStore) -> int:
+    """Load the hospital's policy, read its table, run the trainer; the exit status says how it ended."""
+    spoke, round_ = settings.spoke_id, settings.round
+    try:
+        policy = policies.load(spoke)  # before the data is read: no policy, nothing is touched
+    except SpokePolicyError as exc:
+        logger.error("spoke %s refuses round %s: no usable privacy policy: %s", spoke, round_, exc)
+        return EXIT_NO_POLICY
+    # The hospital's own ledger states epsilon at the hospital's own delta, never at one from the job.
+    ledger = PrivacyLedger(ledger_store, delta=policy.max_delta)
+    try:
+        data = data_blobs.get(settings.data_key)
+        result = run_trainer(TrainerSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode),
+                             hub_blobs, data, keys, ledger, policy)
+    except LocalCapExceededError as exc:
+        logger.error("spoke %s refuses round %s: its own epsilon cap: %s", spoke, round_, exc)
+        return EXIT_LOCAL_CAP
+    except DpRequiredError as exc:
+        logger.error("spoke %s refuses round %s: weaker privacy than the hospital allows: %s", spoke, round_, exc)
+        return EXIT_DP_REQUIRED
+    except ForeignReleaseError as exc:
+        logger.error("spoke %s refuses round %s: %s", spoke, round_, exc)
+        return EXIT_FOREIGN_RELEASE
+    except (BadSpokeDataError, TableError, BlobNotFoundError) as exc:
+        logger.error("spoke %s cannot take part in round %s: %s", spoke, round_, exc)
+        return EXIT_BAD_INPUT
+    print(json.dumps(result))
+    return EXIT_RELEASED
