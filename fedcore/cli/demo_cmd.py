@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fedcore.families import FAMILY_NAMES
 from fedcore.run_config import PrivacySettings, RunConfig
 
 STATUS_MARK = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]"}
@@ -36,6 +37,8 @@ def register(commands) -> None:
     p.add_argument("--config", type=json.loads, default={},
                    help='further run settings as JSON, e.g. \'{"epochs_per_round": 1, "model": {"hidden_dim": 64}}\'')
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
+    p.add_argument("--family", choices=FAMILY_NAMES,
+                   help="model family (default: marginal with DP, diffusion without); same as --config model.family")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--serve", action="store_true", help="after the run, keep the sandbox up and serve the API")
     p.add_argument("--port", type=int, default=8000, help="port for --serve (default %(default)s)")
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     spec = DemoSpec(spokes=args.spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
-                    config=args.config, rows=args.rows, seed=args.seed, no_dp=args.no_dp)
+                    config=_with_family(args.config, args.family), rows=args.rows, seed=args.seed, no_dp=args.no_dp)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("federated rounds", total=spec.rounds, status="starting the sandbox")
@@ -109,3 +112,9 @@ def _print_summary(console: Console, report: dict, out: Path) -> None:
 
 def _number(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _with_family(config: dict, family: str | None) -> dict:
+    if family is None:
+        return config
+    return config | {"model": {**config.get("model", {}), "family": family}}

@@ -140,3 +140,16 @@ def test_bad_inputs_are_refused(small_domain, small_frame):
                                                                  "arm": np.full(3, 1 / 3)}, 1.0, rng)
     with pytest.raises(ValueError, match="outside the domain"):
         measure_marginals(codes + 10, small_domain, CLIQUES, 1.0, rng)
+
+
+def test_the_local_score_bound_is_tight(small_domain):
+    n = 1000
+    codes = np.zeros((n, 4), dtype=np.int64)  # every row in one cell: the table is its own baseline
+    bigger = np.vstack([codes, [[1, 1, 1, 1]]])  # a row in an empty row and column of every table
+    rng = np.random.default_rng(0)
+
+    before = selection_scores(codes, small_domain, [("sex", "arm")], None, None, rng)
+    after = selection_scores(bigger, small_domain, [("sex", "arm")], None, None, rng)
+
+    assert before[0] == 0.0
+    assert after[0] == pytest.approx(4 * n / (n + 1))  # the bound of 4 is approached, so 2 would be wrong
