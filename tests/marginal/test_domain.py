@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fedcore.marginal import ColumnCells, MarginalDomain, build_domain
-from fedcore.marginal.binning import coarse_cuts
+from fedcore.marginal.binning import coarse_cuts, decoding_weights, unimodal_fit
 from fedcore.preprocessing.table_stats import TableStats, compute_table_stats
 from fedcore.schema import CategoricalColumn, NumericColumn, Schema
 
@@ -151,3 +153,32 @@ def test_a_pipe_in_a_column_name_is_refused():
 
     with pytest.raises(ValueError, match="separates"):
         build_domain(schema, stats)
+
+
+@given(values=st.lists(st.floats(-100, 100, allow_nan=False), min_size=1, max_size=24))
+def test_the_unimodal_fit_rises_then_falls_and_fits_best(values):
+    y = np.array(values)
+
+    fit = unimodal_fit(y)
+
+    steps = np.diff(fit)
+    peak = int(np.argmax(fit))
+    assert np.all(steps[:peak] >= -1e-9) and np.all(steps[peak:] <= 1e-9)
+    flat = np.full_like(y, y.mean())  # a constant is unimodal too, so the fit is at least as good
+    assert np.sum((fit - y) ** 2) <= np.sum((flat - y) ** 2) + 1e-6
+
+
+def test_noisy_weights_keep_the_bump_and_thin_out_the_empty_tails():
+    rng = np.random.default_rng(3)
+    true = np.zeros(32)
+    true[8:14] = [50, 200, 400, 400, 200, 50]
+    noisy = true + rng.normal(0, 40.0, 32)
+
+    weights = np.array(decoding_weights(noisy, noise_std=40.0))
+
+    share = weights / weights.sum()
+    raw = np.clip(noisy, 0, None) / np.clip(noisy, 0, None).sum()
+    assert share[8:14].sum() > 0.85
+    assert 1 - share[8:14].sum() < 0.6 * (1 - raw[8:14].sum())  # clipped noise leaves twice as much in the tails
+    assert np.all(weights > 0)  # tails thin out geometrically rather than stop
+    assert decoding_weights(true, noise_std=0.0) == tuple(true)  # exact counts are used as they are

@@ -1,4 +1,4 @@
-"""Spoke releases: the noise has the documented std, one row moves the exact outputs by at most the stated sensitivity."""
+"""Spoke releases: noise of the documented std; one row moves the exact outputs by at most the stated sensitivity."""
 
 import numpy as np
 import pytest
@@ -59,7 +59,8 @@ def test_score_noise_has_the_documented_std(small_domain, small_frame, global_ba
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 10_000), rows=st.integers(0, 40), new_row=st.lists(st.integers(0, 20), min_size=4, max_size=4))
+@given(seed=st.integers(0, 10_000), rows=st.integers(0, 40),
+       new_row=st.lists(st.integers(0, 20), min_size=4, max_size=4))
 def test_one_added_row_moves_the_exact_releases_by_at_most_their_sensitivity(small_domain, seed, rows, new_row):
     rng = np.random.default_rng(seed)
     # Skewed tables (few rows, few occupied cells) are where the local baseline moves most.

@@ -12,6 +12,6 @@ class MarginalConfig(BaseModel):
 
     # share of the family's budget for the selection scores; the setup round takes
     # privacy.setup_epsilon_share and the measurements take the rest
-    select_share: float = Field(0.1, gt=0, lt=1)
+    select_share: float = Field(0.3, gt=0, lt=1)  # 0.3 beat 0.1 (0.865 vs 0.837 pair trends)
     max_cells: int = Field(16, ge=2, le=256)  # cells per numeric column after merging setup bins
     fit_iterations: int = Field(1000, ge=10, le=100_000)  # private-pgm mirror-descent iterations
