@@ -5,8 +5,8 @@ MST (McKenna, Miklau & Sheldon 2021, "Winning the NIST Contest") and FLAIM (Madd
 chosen from the schema and the hub's merged noisy setup statistics only (round 0, DESIGN.md
 section 4): post-processing of DP releases, no access to any row. A numeric column's cells
 are unions of adjacent setup bins of roughly equal noisy mass (like MST's domain compression,
-which merges cells whose noisy 1-way count is below 3 sd); each cell keeps the noisy setup
-shape within it, so decoding spreads values by that shape rather than at bin centres.
+which merges cells whose noisy 1-way count is below 3 sd); each cell keeps the (denoised)
+noisy setup shape within it, so decoding spreads values by that shape, not at bin centres.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class MarginalDomain:
         names = [c.name for c in self.columns]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"a marginal domain needs unique, non-empty column names, got {names}")
+        piped = [n for n in names if "|" in n]
+        if piped:
+            raise ValueError(f"columns {piped}: '|' separates names in a clique and cannot be in a name")
 
     @property
     def names(self) -> list[str]:
@@ -70,7 +73,7 @@ class MarginalDomain:
         return np.stack(codes, axis=1) if len(frame) else np.zeros((0, len(self.columns)), np.int64)
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """Rows from cell codes (N, d): values spread within cells, clipped, integers rounded."""
+        """Rows from cell codes (N, d): values spread within cells by the setup shape, in bounds."""
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != len(self.columns):
             raise ValueError(f"codes must have shape (rows, {len(self.columns)}), got {codes.shape}")
@@ -119,8 +122,6 @@ def build_domain(schema: Schema, merged_stats: TableStats, max_cells: int = DEFA
 
 
 def _column_cells(column, stats: TableStats, max_cells: int) -> ColumnCells:
-    if "|" in column.name:
-        raise ValueError(f"column {column.name!r}: '|' separates names in a clique and cannot be in a name")
     fine = np.asarray(stats.counts[column.name], dtype=np.float64)  # (cells + 1,), missing last
     has_missing = bool(fine[-1] > MISSING_SD * stats.noise_std)
     if isinstance(column, CategoricalColumn):
@@ -143,6 +144,6 @@ def _column_cells(column, stats: TableStats, max_cells: int) -> ColumnCells:
     mass = [fine[a:b].clip(0).sum() for a, b in zip(cuts[:-1], cuts[1:])]
     return ColumnCells(
         name=column.name, kind="numeric", cells=len(cuts) - 1, has_missing_cell=has_missing,
-        fallback=int(np.argmax(mass)), cuts=cuts, weights=decoding_weights(fine[:-1]),
+        fallback=int(np.argmax(mass)), cuts=cuts, weights=decoding_weights(fine[:-1], stats.noise_std),
         **bounds,
     )

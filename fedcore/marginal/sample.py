@@ -4,7 +4,7 @@ Forward sampling over the junction tree (as mbi's ``MarkovRandomField.synthetic_
 with the caller's ``numpy.random.Generator``): cliques are visited root first, and each new
 column is drawn from its conditional given the columns already drawn in its clique, read off
 the calibrated clique marginals. A condition is exact: mbi re-calibrates the model with the
-other values of that column made impossible (``mbi.Constraint``, Shafer-Shenoy message
+other values of that column made impossible (log-potential -inf, Shafer-Shenoy message
 passing), so every row has the asked value and the rest follow the conditional distribution;
 no rejection sampling.
 """
@@ -68,7 +68,13 @@ def condition_codes(domain: MarginalDomain, conditions: Mapping[str, object]) ->
 def conditioned_marginals(
     model: MarginalModel, domain: MarginalDomain, evidence: Mapping[str, int]
 ) -> dict[Clique, np.ndarray]:
-    """Clique marginals of the model given column == code for each evidence item (via mbi)."""
+    """Clique marginals of the model given column == code for each evidence item.
+
+    The potentials are gathered onto the junction tree's maximal cliques and the other values
+    of each conditioned column get log-potential -inf (probability 0); mbi's Shafer-Shenoy
+    message passing then calibrates them. The program's structure depends on the model only,
+    so it compiles once per model and process, whatever is conditioned on.
+    """
     import jax.numpy as jnp
 
     from fedcore.marginal.fit import import_mbi
@@ -76,14 +82,29 @@ def conditioned_marginals(
     mbi = import_mbi()
     from mbi import marginal_oracles
 
+    maximal = list(model.marginals)
+    tables = {m: np.zeros(domain.clique_shape(m)) for m in maximal}
+    for clique, potential in model.potentials.items():
+        home = next(m for m in maximal if set(clique) <= set(m))
+        tables[home] = tables[home] + broadcast(potential, clique, home)
+    for name, code in evidence.items():
+        home = next(m for m in maximal if name in m)
+        ruled_out = np.arange(domain.column(name).size) != code
+        index = [slice(None)] * len(home)
+        index[home.index(name)] = ruled_out
+        tables[home][tuple(index)] = -np.inf
     mbi_domain = mbi.Domain(domain.names, domain.shape)
-    tables = {c: mbi.Factor(mbi_domain.project(c), jnp.asarray(t)) for c, t in model.potentials.items()}
-    potentials = mbi.CliqueVector(mbi_domain, list(model.potentials), tables).expand(list(model.marginals))
-    constraints = tuple(
-        mbi.Constraint(mbi_domain.project((name,)), valid=np.array([[code]])) for name, code in evidence.items()
-    )
-    beliefs = marginal_oracles.message_passing_shafer_shenoy(potentials, 1.0, constraints=constraints)
-    return {c: np.asarray(beliefs[c].values, np.float64) for c in model.marginals}
+    factors = {m: mbi.Factor(mbi_domain.project(m), jnp.asarray(t)) for m, t in tables.items()}
+    beliefs = marginal_oracles.message_passing_shafer_shenoy(mbi.CliqueVector(mbi_domain, maximal, factors), 1.0)
+    return {m: np.asarray(beliefs[m].values, np.float64) for m in maximal}
+
+
+def broadcast(table: np.ndarray, clique: Clique, onto: Clique) -> np.ndarray:
+    """A table over ``clique`` as a table over the superset ``onto`` (constant along the rest)."""
+    order = [clique.index(c) for c in onto if c in clique]
+    moved = np.transpose(table, order)  # axes in onto's order
+    shape = [table.shape[clique.index(c)] if c in clique else 1 for c in onto]
+    return moved.reshape(shape)
 
 
 def forward_sample(
@@ -99,8 +120,9 @@ def forward_sample(
             given = tuple(c for c in clique if c in drawn)
             joint = project(table, clique, given + (column,))  # (*given cells, column cells)
             totals = joint.sum(axis=-1, keepdims=True)
-            uniform = np.full(joint.shape, 1.0 / joint.shape[-1])
-            cdf = np.cumsum(np.divide(joint, totals, out=uniform, where=totals > 0), axis=-1)
+            own = project(table, clique, (column,))  # for parent cells without mass (float underflow)
+            fallback = np.broadcast_to(own / own.sum() if own.sum() > 0 else 1.0 / len(own), joint.shape).copy()
+            cdf = np.cumsum(np.divide(joint, totals, out=fallback, where=totals > 0), axis=-1)
             cdf_rows = cdf[tuple(drawn[c] for c in given)] if given else np.broadcast_to(cdf, (rows, len(cdf)))
             u = rng.random(rows) * cdf_rows[:, -1]  # (rows,), scaled so float rounding cannot overshoot
             drawn[column] = np.minimum((u[:, None] >= cdf_rows).sum(axis=1), joint.shape[-1] - 1)

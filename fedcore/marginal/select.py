@@ -16,6 +16,11 @@ import numpy as np
 
 from fedcore.marginal.domain import MarginalDomain
 
+# Pairs measured beyond the spanning tree. On ACTG 175 at epsilon 3 (5 seeds) five extra pairs
+# raised pair trends from 0.872 to 0.881: with noisy scores the tree misses some related pairs,
+# and the extra tables cost only a little more noise each (sqrt(30) instead of sqrt(25)).
+DEFAULT_EXTRA_EDGES = 5
+
 
 def candidate_pairs(domain: MarginalDomain) -> list[tuple[str, str]]:
     """Every pair of columns, in domain order: the candidates spokes score in round 1."""
@@ -74,7 +79,7 @@ def select_cliques(
     domain: MarginalDomain,
     candidates: Sequence[tuple[str, str]],
     scores: np.ndarray,
-    extra_edges: int = 0,
+    extra_edges: int = DEFAULT_EXTRA_EDGES,
 ) -> list[tuple[str, str]]:
     """The 2-way marginals to measure: the maximum spanning tree over the scores, plus the
     ``extra_edges`` highest-scoring pairs left out of it (0 = plain MST)."""
