@@ -51,17 +51,23 @@ def setup_record(config: RunConfig) -> StepRecord:
     return StepRecord(sigma, 1.0, 1)
 
 
+def batch_schedule(config: RunConfig, rows: int) -> tuple[int, float, int]:
+    """(expected batch, sample rate, steps per round) for a hospital of ``rows`` rows.
+
+    Opacus' DPDataLoader samples each row with q = 1 / ceil(rows / batch) and takes
+    ceil(rows / batch) steps per epoch; plan with exactly the numbers it will use.
+    """
+    batch = min(config.batch_size, rows)
+    batches_per_epoch = math.ceil(rows / batch)
+    return batch, 1.0 / batches_per_epoch, batches_per_epoch * config.epochs_per_round
+
+
 def plan_spoke(config: RunConfig, rows: int) -> SpokePrivacyPlan:
     """Plan a hospital's training noise given its rows and the setup release already made."""
     if rows < 2:
         raise ValueError(f"a hospital needs at least 2 rows to train, not {rows}")
     privacy = config.privacy
-    batch = min(config.batch_size, rows)
-    # Opacus' DPDataLoader samples each row with q = 1 / ceil(rows / batch) and takes
-    # ceil(rows / batch) steps per epoch; plan with exactly the numbers it will use.
-    batches_per_epoch = math.ceil(rows / batch)
-    sample_rate = 1.0 / batches_per_epoch
-    steps = batches_per_epoch * config.epochs_per_round
+    batch, sample_rate, steps = batch_schedule(config, rows)
     if privacy.noise_multiplier is not None:
         sigma = privacy.noise_multiplier
     else:

@@ -54,6 +54,7 @@ def drive_run(
     emit = on_event or (lambda _event, _data: None)
     spokes = [{"spoke_id": h.spoke_id} for h in hospitals]
     by_id = {h.spoke_id: h for h in hospitals}
+    position = {h.spoke_id: i for i, h in enumerate(hospitals)}
     init_run(services, run_id, config, schema, spokes, default_limit)
     steps: list[dict] = []
 
@@ -62,7 +63,7 @@ def drive_run(
         for spoke in gate["eligible_spokes"]:
             hospital = by_id[spoke["spoke_id"]]
             started = time.perf_counter()
-            rng = None if seed is None else np.random.default_rng([seed, gate["round"], _index(hospitals, hospital)])
+            rng = None if seed is None else np.random.default_rng([seed, gate["round"], position[hospital.spoke_id]])
             try:
                 answer = run_trainer(TrainerSettings(run_id, gate["round"], hospital.spoke_id, mode), services.blobs,
                                      hospital.table, services.keys, hospital.ledger, hospital.policy, rng=rng)
@@ -98,6 +99,3 @@ def _finish(services: HubServices, run_id: str, status: str, steps: list[dict], 
     emit("stopped" if status != "COMPLETED" else "finished", final)
     return final | {"steps": steps}
 
-
-def _index(hospitals: list[LocalHospital], hospital: LocalHospital) -> int:
-    return next(i for i, h in enumerate(hospitals) if h.spoke_id == hospital.spoke_id)

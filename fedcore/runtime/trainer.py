@@ -10,6 +10,7 @@ anything leaves, and writes its sealed release create-only, so a retried job nev
 from __future__ import annotations
 
 import io
+import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -176,8 +177,6 @@ def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, family, ro
     release that would take this hospital past its own limit, whatever the hub planned. Its
     own plan is recomputed only when the published one is missing or for different rows.
     """
-    import json
-
     try:
         published = json.loads(hub_blobs.get(layout.plans_key(settings.run_id))).get(settings.spoke_id)
     except (BlobNotFoundError, ValueError):

@@ -9,19 +9,19 @@ import json
 import numpy as np
 import pytest
 
-from fedcore.federation.release import ReleaseMeta, attach_meta, update_context
+from fedcore.federation.release import ReleaseMeta, attach_meta, model_context, update_context
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.runtime import layout
 from fedcore.runtime.aggregate import aggregate
 from fedcore.runtime.budget_gate import budget_gate
 from fedcore.runtime.init_run import init_run
-from fedcore.runtime.run_state import spoke_plans
+from fedcore.runtime.run_state import load_run, spoke_plans
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.trainer import (
     BadSpokeDataError, DpRequiredError, ForeignReleaseError, TrainerSettings, run_trainer,
 )
-from fedcore.sealing import seal_update
+from fedcore.sealing import open_model, seal_update
 
 TINY = {"rounds": 1, "epochs_per_round": 1, "batch_size": 128,
         "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}}
@@ -94,6 +94,10 @@ def test_a_retried_job_after_its_own_release_is_recognised(services, actg_parts)
     assert len(local["s0"].history("s0")) == 1
 
 
+def _global_model(services, round_):
+    return open_model(services.blobs.get(layout.model_key("r1", round_)), model_context("r1", round_), services.keys)
+
+
 def _forged_update(services, spoke, weights, meta):
     blob = seal_update(attach_meta(weights, meta), update_context("r1", 1, spoke), services.keys)
     services.blobs.put_new(layout.update_key("r1", 1, spoke), blob)
@@ -106,17 +110,13 @@ def test_a_huge_row_claim_without_a_dp_record_cannot_take_over_the_model(service
     budget_gate(services, "r1", 1, SPOKES)
     _job(services, data, local, 1, "s0")
     _job(services, data, local, 1, "s1")
-    from fedcore.runtime.run_state import load_run
-    from fedcore.sealing import open_model
-    from fedcore.federation.release import model_context
-
-    model0 = open_model(services.blobs.get(layout.model_key("r1", 0)), model_context("r1", 0), services.keys)
+    model0 = _global_model(services, 0)
     huge = {k: np.full_like(v, 1000.0) for k, v in model0.items()}
     _forged_update(services, "s2", huge, ReleaseMeta(num_examples=10**12))  # no DP record
     result = aggregate(services, "r1", 1, [])
     assert result["quorum_met"] and result["spokes"] == ["s0", "s1"]
     assert "no DP record" in result["metrics"]["rejected"]["s2"]
-    model1 = open_model(services.blobs.get(layout.model_key("r1", 1)), model_context("r1", 1), services.keys)
+    model1 = _global_model(services, 1)
     assert max(float(np.abs(v).max()) for v in model1.values()) < 100  # the forged weights did not land
     plan = spoke_plans(load_run(services, "r1"))["s2"]
     charged = [c for c in services.ledger.history("s2") if c.round == 1]
@@ -128,18 +128,14 @@ def test_updates_are_weighted_by_the_planned_rows_not_the_claim(services, actg_p
     local = _ledgers()
     _through_setup(services, schema, data, local)
     budget_gate(services, "r1", 1, SPOKES)
-    from fedcore.runtime.run_state import load_run
-    from fedcore.sealing import open_model
-    from fedcore.federation.release import model_context
-
     plans = spoke_plans(load_run(services, "r1"))
-    model0 = open_model(services.blobs.get(layout.model_key("r1", 0)), model_context("r1", 0), services.keys)
+    model0 = _global_model(services, 0)
     for i, spoke in enumerate(("s0", "s1", "s2")):
         claim = 10**9 if spoke == "s2" else 1
         weights = {k: np.full_like(v, float(i)) for k, v in model0.items()}
         _forged_update(services, spoke, weights, ReleaseMeta(claim, plans[spoke].mechanisms(1)))
     aggregate(services, "r1", 1, [])
-    model1 = open_model(services.blobs.get(layout.model_key("r1", 1)), model_context("r1", 1), services.keys)
+    model1 = _global_model(services, 1)
     rows = np.array([plans[s].rows for s in ("s0", "s1", "s2")], dtype=float)
     expected = float(rows @ np.arange(3.0) / rows.sum())
     assert next(iter(model1.values())).flat[0] == pytest.approx(expected, rel=1e-5)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from fedcore.families.base import (
     AcceptedRelease, HubRound, ModelFamily, RoundResult, SpokeOutput, SpokePlan, SpokeRound, Tensors,
 )
-from fedcore.federation.privacy_plan import SpokePrivacyPlan, plan_spoke, setup_record
+from fedcore.federation.privacy_plan import SpokePrivacyPlan, batch_schedule, plan_spoke, setup_record
 
 
 class DiffusionFamily(ModelFamily):
@@ -104,9 +104,5 @@ class DiffusionFamily(ModelFamily):
 
 def _public_training(config, rows: int) -> dict:
     """Batch settings of a run without DP (the hospital opted out): no noise, no accounting."""
-    import math
-
-    batch = min(config.batch_size, rows)
-    batches = math.ceil(rows / batch)
-    return SpokePrivacyPlan(rows, batch, 1.0 / batches, batches * config.epochs_per_round, 0.0,
-                            config.privacy.max_grad_norm).to_dict()
+    batch, sample_rate, steps = batch_schedule(config, rows)
+    return SpokePrivacyPlan(rows, batch, sample_rate, steps, 0.0, config.privacy.max_grad_norm).to_dict()
