@@ -34,6 +34,14 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert code == 2 and "lacks schema columns" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", [["--rounds", "2"], ["--epochs-per-round", "3"], ["--sampling-steps", "9"]])
+def test_training_flags_for_the_marginal_family_are_refused_not_ignored(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as stopped:
+        main(["simulate", "--family", "marginal", *flag, "--out", str(tmp_path / "o")])
+    assert flag[0] in str(stopped.value) and "marginal" in str(stopped.value)
+    assert not (tmp_path / "o").exists()
+
+
 def test_schema_infer_writes_a_loadable_schema(tmp_path):
     from fedcore.datasets import actg175_csv_path
     from fedcore.schema import load_schema
@@ -61,7 +69,7 @@ def test_simulate_end_to_end_writes_the_report_contract(tmp_path):
     out = tmp_path / "sim"
     result = subprocess.run(
         [sys.executable, "-m", "fedcore", "simulate", "--data", "actg175", "--spokes", "3", "--rounds", "1",
-         "--epochs-per-round", "1", "--rows", "300", "--out", str(out)],
+         "--epochs-per-round", "1", "--rows", "300", "--family", "diffusion", "--out", str(out)],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -28,7 +28,9 @@ def register(commands) -> None:
     p.add_argument("--schema", help="schema file (YAML/JSON), 'auto' to infer, or a built-in schema name")
     p.add_argument("--spokes", type=int, default=3, help="simulated hospitals (default 3)")
     defaults = RunConfig()
-    p.add_argument("--rounds", type=int, default=defaults.rounds, help=f"federated rounds (default {defaults.rounds})")
+    p.add_argument("--rounds", type=int,
+                   help=f"training rounds of the diffusion family (default {defaults.rounds}); "
+                        "the marginal family always runs one select and one measure round")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     dp = p.add_mutually_exclusive_group()
     dp.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
@@ -39,14 +41,19 @@ def register(commands) -> None:
     p.add_argument("--accountant", choices=("rdp", "prv"), default="rdp")
     p.add_argument("--strategy", choices=AGGREGATION_STRATEGIES, default="fedavg")
     p.add_argument("--quorum", type=int, default=defaults.quorum)
-    p.add_argument("--epochs-per-round", type=int, default=defaults.epochs_per_round)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--epochs-per-round", type=int,
+                   help=f"local epochs per training round (default {defaults.epochs_per_round})")
+    p.add_argument("--batch-size", type=int, help=f"DP-SGD batch size (default {defaults.batch_size})")
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
     p.add_argument("--sampling-steps", type=int, help="denoising steps when generating")
     p.add_argument("--family", choices=FAMILY_NAMES,
                    help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=run)
+
+
+TRAINING_FLAGS = {"rounds": "--rounds", "epochs_per_round": "--epochs-per-round", "batch_size": "--batch-size",
+                  "noise_multiplier": "--noise-multiplier", "sampling_steps": "--sampling-steps"}
 
 
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
@@ -58,12 +65,17 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         noise_multiplier=args.noise_multiplier,
     )
     strategy_params = {"proximal_mu": 0.01} if args.strategy == "fedprox" else {}
+    training = {key: getattr(args, key) for key in ("rounds", "batch_size", "epochs_per_round")
+                if getattr(args, key) is not None}
     config = RunConfig(
-        rounds=args.rounds, quorum=min(args.quorum, args.spokes), strategy=args.strategy,
-        strategy_params=strategy_params, batch_size=args.batch_size,
-        epochs_per_round=args.epochs_per_round, privacy=privacy, seed=args.seed,
-        model={"family": args.family} if args.family else {},
+        quorum=min(args.quorum, args.spokes), strategy=args.strategy, strategy_params=strategy_params,
+        privacy=privacy, seed=args.seed, model={"family": args.family} if args.family else {}, **training,
     )
+    if config.family == "marginal":
+        given = [flag for key, flag in TRAINING_FLAGS.items() if getattr(args, key) is not None]
+        if given:
+            raise SystemExit(f"simulate: {', '.join(given)} mean nothing to the marginal family (it trains no "
+                             "network); pass --family diffusion to train one")
     sampling = SamplingConfig()
     if args.sampling_steps:
         sampling = replace(sampling, steps=args.sampling_steps)
