@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-AGGREGATION_STRATEGIES = ("fedavg", "fedprox", "fedadam", "fedtrimmedavg", "fedmedian", "krum")
+from fedcore.aggregation.registry import AGGREGATOR_NAMES, validate_strategy_params
+
+AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
 MODEL_FAMILIES = ("diffusion", "marginal")  # "hybrid" (issue 8 section 2) is not built yet
 DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
 _NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
@@ -39,14 +41,14 @@ class RunConfig(BaseModel):
     rounds: int = Field(6, ge=1, le=1000)  # after the setup round; more rounds do not help under DP, 20 help without
     quorum: int = Field(2, ge=1)  # fewest hospitals whose updates make a round
     strategy: Literal[AGGREGATION_STRATEGIES] = "fedavg"  # type: ignore[valid-type]
-    strategy_params: dict[str, float] = Field(default_factory=dict)  # e.g. {"eta": 0.01} for fedadam
-    batch_size: int = Field(256, ge=1)  # expected Poisson batch; capped at a hospital's rows
-    epochs_per_round: int = Field(5, ge=1)  # local epochs between aggregations
+    strategy_params: dict[str, Any] = Field(default_factory=dict)  # typed per strategy, e.g. {"eta": 0.01} for fedadam
+    batch_size: int = Field(256, ge=1, le=1_000_000)  # expected Poisson batch; capped at a hospital's rows
+    epochs_per_round: int = Field(5, ge=1, le=1000)  # local epochs between aggregations
     stats_bins: int = Field(32, ge=2, le=1024)  # setup-round histogram bins per numeric column
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
     model: dict[str, Any] = Field(default_factory=dict)  # {"family": ..., diffusion overrides, "marginal": {...}}
-    learning_rate: float | None = Field(None, gt=0)  # None = TrainConfig's default
+    learning_rate: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)  # None = TrainConfig's default
     seed: int = 0
 
     @model_validator(mode="before")
@@ -62,12 +64,20 @@ class RunConfig(BaseModel):
             data = dict(data) | {"model": model}
         return data
 
+    @field_validator("strategy_params")
+    @classmethod
+    def _typed_strategy_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Each strategy's own parameters, typed and bounded (fedcore/aggregation/strategy_params.py)."""
+        strategy = info.data.get("strategy")
+        return params if strategy is None else validate_strategy_params(strategy, params)
+
     @model_validator(mode="after")
     def _check(self) -> "RunConfig":
         if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
             raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
         if self.family not in MODEL_FAMILIES:
             raise ValueError(f"model.family must be one of {MODEL_FAMILIES}, got {self.family!r}")
+        self.train_config()  # training settings are checked here too, before any privacy is spent
         if self.family in ("diffusion", "hybrid"):
             self.diffusion_config()  # model overrides are checked here, not at first training
         if self.family in ("marginal", "hybrid"):

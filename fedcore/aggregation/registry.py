@@ -1,4 +1,4 @@
-"""Build an aggregator by name, e.g. from a run's config."""
+"""Build an aggregator by name, e.g. from a run's config: the one list of strategies."""
 
 from __future__ import annotations
 
@@ -6,26 +6,24 @@ from typing import Any
 
 from fedcore.aggregation.aggregator import Aggregator
 from fedcore.aggregation.fedavg import StreamingFedAvg
+from fedcore.aggregation.strategy_params import STRATEGY_PARAMS, validate_strategy_params
 
-__all__ = ["AGGREGATOR_NAMES", "make_aggregator"]
+__all__ = ["AGGREGATOR_NAMES", "make_aggregator", "validate_strategy_params"]
 
-_FLOWER_NAMES = (
-    "fedprox", "fedadam", "fedyogi", "fedadagrad", "fedtrimmedavg", "fedmedian", "krum",
-)
-AGGREGATOR_NAMES: tuple[str, ...] = ("fedavg", *_FLOWER_NAMES)
+# Every strategy a run may choose (RunConfig, the API and the CLI read this tuple).
+AGGREGATOR_NAMES: tuple[str, ...] = tuple(STRATEGY_PARAMS)
 
 
 def make_aggregator(name: str, **params: Any) -> Aggregator:
     """``"fedavg"`` is the streaming, O(model)-memory FedAvg; the others wrap Flower's
-    strategy of that name with ``params`` as its options (e.g. ``proximal_mu``, ``eta``,
-    ``beta``, ``num_malicious_clients``)."""
+    strategy of that name with ``params`` (typed by ``validate_strategy_params``) as its
+    options (e.g. ``proximal_mu``, ``eta``, ``beta``, ``num_malicious_clients``)."""
+    if name not in AGGREGATOR_NAMES:
+        raise ValueError(f"unknown aggregator {name!r}; valid names: {', '.join(AGGREGATOR_NAMES)}")
+    options = validate_strategy_params(name, params)
     if name == "fedavg":
-        if params:
-            raise ValueError(f"fedavg takes no parameters, got {sorted(params)}")
         return StreamingFedAvg()
-    if name in _FLOWER_NAMES:
-        # Imported here: Flower is a heavier import that FedAvg-only hubs do not need.
-        from fedcore.aggregation.flower_strategies import FlowerStrategyAggregator
+    # Imported here: Flower is a heavier import that FedAvg-only hubs do not need.
+    from fedcore.aggregation.flower_strategies import FlowerStrategyAggregator
 
-        return FlowerStrategyAggregator(name, **params)
-    raise ValueError(f"unknown aggregator {name!r}; valid names: {', '.join(AGGREGATOR_NAMES)}")
+    return FlowerStrategyAggregator(name, **options)

@@ -120,7 +120,10 @@ def _run_config(body: RunStartRequest, rounds: int | None, quorum: int | None, d
         return RunConfig.model_validate(config | {"run_id": run_id})
     except ValidationError as exc:
         details = [{"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()]
-        raise ApiError(422, "invalid_run_config", "the run settings are not valid", details) from None
+        first = details[0]
+        where = ".".join(first["location"]) or "run"
+        raise ApiError(422, "invalid_run_config", f"the run settings are not valid: {where}: {first['message']}",
+                       details) from None
     except (ValueError, TypeError) as exc:  # DiffusionConfig checks model settings with plain exceptions
         raise ApiError(422, "invalid_run_config", f"the run settings are not valid: {exc}") from None
 

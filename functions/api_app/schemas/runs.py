@@ -22,7 +22,9 @@ class RunStartRequest(RequestBody):
                                      description="the hospitals to train with; default and today: all of them")
     target_epsilon: float | None = Field(None, gt=0, le=100, description="per hospital, over the whole run")
     strategy: Literal[AGGREGATION_STRATEGIES] | None = None  # type: ignore[valid-type]
-    strategy_params: dict[str, float] | None = Field(None, max_length=16)
+    strategy_params: dict[str, int | float] | None = Field(
+        None, max_length=16, description="the strategy's own parameters, e.g. {\"proximal_mu\": 0.01} for fedprox, "
+                                         "{\"num_malicious_clients\": 1} for krum; unknown names are refused")
     epochs_per_round: int | None = Field(None, ge=1, le=1000)
     batch_size: int | None = Field(None, ge=1, le=1_000_000)
     model: dict[str, int | float | str | bool] | None = Field(
