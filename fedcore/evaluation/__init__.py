@@ -31,14 +31,16 @@ def evaluate(
 
     ``real_holdout`` must be rows no hospital trained on: quality is scored against them
     (so a model that memorised its training rows gets no credit for it), they are the
-    utility test set and the DCR reference set. ``target=None`` uses ``schema.target``.
+    utility test set and the DCR reference set. ``quality.category_rates`` compares each
+    category's synthetic rate with its rate in ``real_train`` (the rows the generator learned
+    from, whose rates the target is stated on). ``target=None`` uses ``schema.target``.
     """
     target = target if target is not None else schema.target
     if target is None:
         raise ValueError("no target given and the schema declares none")
     quality_seed, utility_seed, dcr_seed = np.random.default_rng(seed).spawn(3)
     return {
-        "quality": quality_scores(real_holdout, synthetic, schema, seed=quality_seed),
+        "quality": quality_scores(real_holdout, synthetic, schema, seed=quality_seed, rates_reference=real_train),
         "utility": utility_scores(real_train, real_holdout, synthetic, schema, target, utility_seed),
         "privacy": dcr_share(real_train, real_holdout, synthetic, schema, dcr_seed),
     }
