@@ -126,3 +126,39 @@ def test_non_dp_output_keeps_every_category_of_one_percent_at_its_rate(tmp_path)
     synthetic = pd.read_csv(tmp_path / "synthetic.csv")
     result = category_rates(train, synthetic, dataset.schema)
     assert result["outside"] == 0, result["worst"]
+
+
+def test_evaluate_reports_category_rates_against_the_training_rows():
+    from fedcore.evaluation import evaluate
+
+    holdout = REAL.sample(frac=1.0, random_state=0).head(300)  # rates differ from the training rows'
+
+    scores = evaluate(REAL, holdout, REAL, SCHEMA, "dialysis", seed=0)
+
+    assert scores["quality"]["category_rates"] == category_rates(REAL, REAL, SCHEMA)
+    assert scores["quality"]["category_rates"] != category_rates(holdout, REAL, SCHEMA)
+
+
+@pytest.mark.slow  # one federated marginal run through the CLI: about a minute on a shared 2-core machine
+def test_simulate_report_carries_category_rates_of_the_training_rows(tmp_path):
+    import subprocess
+    import sys
+
+    from fedcore.datasets import load_actg175
+    from fedcore.partition import train_holdout_split
+    from fedcore.table import load_table
+
+    out = tmp_path / "sim"
+    result = subprocess.run([sys.executable, "-m", "fedcore", "simulate", "--data", "actg175", "--family", "marginal",
+                             "--rows", "500", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    reported = json.loads((out / "report.json").read_text())["quality"]["category_rates"]
+    dataset = load_actg175()
+    train, _ = train_holdout_split(dataset.frame, 0.2, 0)
+    expected = category_rates(train, load_table(out / "synthetic.csv", dataset.schema), dataset.schema)
+    assert reported["checked"] == expected["checked"] > 0
+    for column, entries in expected["columns"].items():
+        assert [e["real_rate"] for e in reported["columns"][column]] == pytest.approx([e["real_rate"] for e in entries])
+        assert [e["synthetic_rate"] for e in reported["columns"][column]] == pytest.approx(
+            [e["synthetic_rate"] for e in entries])
