@@ -9,6 +9,7 @@ from fedcore.families.base import ModelFamily
 _FAMILIES = {
     "diffusion": "fedcore.families.diffusion:DiffusionFamily",
     "marginal": "fedcore.families.marginal:MarginalFamily",
+    "hybrid": "fedcore.families.hybrid:HybridFamily",
 }
 FAMILY_NAMES: tuple[str, ...] = tuple(_FAMILIES)
 

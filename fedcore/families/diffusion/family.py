@@ -26,7 +26,7 @@ class DiffusionFamily(ModelFamily):
 
     def plan_spoke(self, config, rows: int) -> SpokePlan:
         if not config.privacy.enabled:
-            training = _public_training(config, rows)
+            training = public_training(config, rows)
             return SpokePlan(rows, ((),) * (config.rounds + 1), training)
         plan = plan_spoke(config, rows)
         releases = (self.setup_mechanisms(config),) + ((plan.round_record,),) * config.rounds
@@ -102,7 +102,7 @@ class DiffusionFamily(ModelFamily):
                                   DiffusionConfig.from_dict(description["model"]), rows, options, seed, conditions)
 
 
-def _public_training(config, rows: int) -> dict:
+def public_training(config, rows: int) -> dict:
     """Batch settings of a run without DP (the hospital opted out): no noise, no accounting."""
     batch, sample_rate, steps = batch_schedule(config, rows)
     return SpokePrivacyPlan(rows, batch, sample_rate, steps, 0.0, config.privacy.max_grad_norm).to_dict()
