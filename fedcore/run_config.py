@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from fedcore.aggregation.registry import AGGREGATOR_NAMES, validate_strategy_params
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
-MODEL_FAMILIES = ("diffusion", "marginal")  # "hybrid" (issue 8 section 2) is not built yet
+MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
 DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
 _NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
 
@@ -84,6 +84,10 @@ class RunConfig(BaseModel):
             self.marginal_config()
         elif "marginal" in self.model:
             raise ValueError(f"model.marginal settings mean nothing to family {self.family!r}")
+        if self.family == "hybrid":
+            self.pretrain_config()
+        elif "pretrain" in self.model:
+            raise ValueError(f"model.pretrain settings mean nothing to family {self.family!r}")
         unknown = set(self.model) - {"family", "marginal"}
         if self.family == "marginal" and unknown:
             raise ValueError(f"unknown model setting for family marginal: {sorted(unknown)}; "
@@ -107,6 +111,11 @@ class RunConfig(BaseModel):
         from fedcore.families.marginal.config import MarginalConfig
 
         return MarginalConfig.model_validate(self.model.get("marginal") or {})
+
+    def pretrain_config(self):
+        from fedcore.families.hybrid.config import PretrainConfig
+
+        return PretrainConfig.model_validate(self.model.get("pretrain") or {})
 
     def train_config(self):
         from fedcore.training.config import TrainConfig
