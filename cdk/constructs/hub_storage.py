@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk import nag
+from cdk.constructs import hub_keys
 from cdk.constructs.encryption import platform_key
 from cdk.constructs.secure_bucket import SecureBucket
 from cdk.naming import Names, SpokeEndpoints
@@ -54,21 +55,21 @@ class HubStorage(Construct):
 
     # --- spokes (cross-account: the bucket and key policies must allow what the spoke's IAM allows) ---
     def admit_spoke(self, spoke: SpokeEndpoints) -> None:
-        """Let one spoke's job role read models/*, write its own update objects (updates/<run>/<round>/<spoke>,
-        exactly that last segment, so no spoke can pre-write another's create-only key), and seal only
-        updates (kind=update) under its own id."""
+        """Let one spoke's job role read what a trainer reads (hub_keys.TRAINER_READS), write its own update
+        objects (updates/<run>/<round>/<spoke>, exactly that last segment, so no spoke can pre-write another's
+        create-only key), and seal only updates (kind=update) under its own id."""
         sid = "".join(part.capitalize() for part in spoke.spoke_id.split("-"))
         principal = iam.AccountPrincipal(spoke.account)
         job_role = {"aws:PrincipalArn": spoke.job_role_arn}
-        models = self.bucket.arn_for_objects("models/*")
-        updates = self.bucket.arn_for_objects(f"updates/*/*/{spoke.spoke_id}")
+        reads = [self.bucket.arn_for_objects(key) for key in hub_keys.TRAINER_READS]
+        updates = self.bucket.arn_for_objects(hub_keys.own_update(spoke.spoke_id))
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid=f"ReadModels{sid}", principals=[principal], actions=["s3:GetObject"], resources=[models],
+            sid=f"ReadModels{sid}", principals=[principal], actions=["s3:GetObject"], resources=reads,
             conditions={"ArnEquals": job_role}))
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid=f"ListModels{sid}", principals=[principal], actions=["s3:ListBucket"],
             resources=[self.bucket.bucket_arn],
-            conditions={"ArnEquals": job_role, "StringLike": {"s3:prefix": "models/*"}}))
+            conditions={"ArnEquals": job_role, "StringLike": {"s3:prefix": list(hub_keys.TRAINER_READS)}}))
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid=f"WriteUpdates{sid}", principals=[principal], actions=["s3:PutObject"], resources=[updates],
             conditions={"ArnEquals": job_role}))
@@ -81,30 +82,37 @@ class HubStorage(Construct):
             sid=f"OpenModels{sid}", principals=[principal], actions=["kms:Decrypt"], resources=["*"],
             conditions={"ArnEquals": job_role, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
         # S3 calls KMS on the caller's behalf for SSE-KMS, with the object ARN as context.
-        object_arns = [f"{self._bucket_arn}/models/*", f"{self._bucket_arn}/updates/*/*/{spoke.spoke_id}"]
+        via_s3 = {"kms:ViaService": f"s3.{self._region}.amazonaws.com"}
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid=f"BucketObjects{sid}", principals=[principal], actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=["*"],
-            conditions={"ArnEquals": job_role,
-                        "StringEquals": {"kms:ViaService": f"s3.{self._region}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": object_arns}}))
+            sid=f"ReadObjects{sid}", principals=[principal], actions=["kms:Decrypt"], resources=["*"],
+            conditions={"ArnEquals": job_role, "StringEquals": via_s3, "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": [f"{self._bucket_arn}/{key}" for key in hub_keys.TRAINER_READS]}}))
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid=f"WriteObjects{sid}", principals=[principal], actions=["kms:GenerateDataKey"], resources=["*"],
+            conditions={"ArnEquals": job_role, "StringEquals": via_s3, "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": f"{self._bucket_arn}/{hub_keys.own_update(spoke.spoke_id)}"}}))
 
     # --- hub functions (same account: their IAM policy alone decides) -------------------------------
-    def grant_read(self, grantee: iam.IGrantable, *prefixes: str) -> None:
-        """GetObject and prefix-limited ListBucket under `prefixes` (each ending in "/")."""
-        objects = [self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+    def grant_read(self, grantee: iam.IGrantable, *keys: str) -> None:
+        """GetObject on `keys` (IAM patterns, e.g. "models/*/schema.json"), and ListBucket limited to them
+        so that reading a missing key answers 404, not 403."""
+        objects = [self.bucket.arn_for_objects(key) for key in keys]
         self._add(grantee, iam.PolicyStatement(actions=["s3:GetObject"], resources=objects))
-        self._add(grantee, iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}}))
+        self.grant_list(grantee, *keys)
         self._add(grantee, self._via_s3(["kms:Decrypt"], objects))
         nag.acknowledge_wildcard_resources(grantee.grant_principal, objects, nag.Reason.OBJECT_PREFIX)
 
-    def grant_write(self, grantee: iam.IGrantable, *prefixes: str) -> None:
-        """PutObject under `prefixes`; Decrypt is needed too because multipart uploads re-read parts."""
-        objects = [self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+    def grant_list(self, grantee: iam.IGrantable, *prefixes: str) -> None:
+        """ListBucket only with an s3:prefix matching one of `prefixes` (IAM patterns)."""
+        self._add(grantee, iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": list(prefixes)}}))
+
+    def grant_write(self, grantee: iam.IGrantable, *keys: str) -> None:
+        """PutObject on `keys` (IAM patterns); single-part puts need only GenerateDataKey from the key."""
+        objects = [self.bucket.arn_for_objects(key) for key in keys]
         self._add(grantee, iam.PolicyStatement(actions=["s3:PutObject"], resources=objects))
-        self._add(grantee, self._via_s3(["kms:GenerateDataKey", "kms:Decrypt"], objects))
+        self._add(grantee, self._via_s3(["kms:GenerateDataKey"], objects))
         nag.acknowledge_wildcard_resources(grantee.grant_principal, objects, nag.Reason.OBJECT_PREFIX)
 
     def grant_seal(self, grantee: iam.IGrantable, kinds: Sequence[str]) -> None:

@@ -8,6 +8,8 @@ overwrite through PutItem detectable).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,8 +28,6 @@ AUDIT_FORBIDDEN_ACTIONS = (
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
 )
-_READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
-_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
 class HubTables(Construct):
@@ -77,24 +77,13 @@ class HubTables(Construct):
         )
 
     # --- grants: explicit actions only; the audit table never gets an update or delete action -------
-    def grant_runs_read(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, self.runs, _READ)
-
-    def grant_runs_write(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, self.runs, _READ + _WRITE)
-
-    def grant_ledger_read(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, self.ledger, _READ)
-
-    def grant_ledger_write(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, self.ledger, _READ + _WRITE)
-
-    def grant_audit_read(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, self.audit, _READ)
-
-    def grant_audit_append(self, grantee: iam.IGrantable) -> None:
-        """Read the chain head and append (PutItem with a condition expression), never update or delete."""
-        self._grant(grantee, self.audit, _READ + ["dynamodb:PutItem"])
+    def grant(self, grantee: iam.IGrantable, table: str, actions: Sequence[str]) -> None:
+        """`actions` ("dynamodb:GetItem", ...) on the `table` ("runs", "ledger" or "audit") and the key use
+        DynamoDB makes for the caller."""
+        forbidden = sorted(set(actions) & set(AUDIT_FORBIDDEN_ACTIONS)) if table == "audit" else []
+        if forbidden:
+            raise ValueError(f"the audit log is append-only: {forbidden} may not be granted")
+        self._grant(grantee, {"runs": self.runs, "ledger": self.ledger, "audit": self.audit}[table], list(actions))
 
     def _grant(self, grantee: iam.IGrantable, table: dynamodb.Table, actions: list[str]) -> None:
         principal = grantee.grant_principal

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from cdk import nag
 from cdk.config import Spoke
+from cdk.constructs import hub_keys
 from cdk.constructs.managed_policy_role import ManagedPolicyRole
 from cdk.naming import Names
 
@@ -20,8 +21,9 @@ from cdk.naming import Names
 def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, data_bucket: s3.IBucket,
                      data_key: str, spoke_key: kms.IKey) -> ManagedPolicyRole:
     """Reads its own data object and its own policy parameter; reads and writes its own ledger object;
-    reads the hub's models/*; writes only updates/*/*/<spoke> (the exact last segment); seals with the hub
-    key only under encryption context spoke=<spoke>, kind=update and opens only kind=model."""
+    reads the hub keys a trainer reads (hub_keys.TRAINER_READS); writes only updates/*/*/<spoke> (the exact
+    last segment); seals with the hub key only under encryption context spoke=<spoke>, kind=update and
+    opens only kind=model."""
     role = ManagedPolicyRole(scope, construct_id, role_name=names.job_role(spoke),
                              assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     region = Stack.of(scope).region
@@ -41,12 +43,12 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["ssm:GetParameter"], resources=[names.spoke_policy_parameter_arn(spoke)]))
 
-    models = f"{names.hub_bucket_arn}/models/*"
-    updates = f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}"
-    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]))
-    role.add_to_principal_policy(iam.PolicyStatement(
+    reads = [f"{names.hub_bucket_arn}/{key}" for key in hub_keys.TRAINER_READS]
+    updates = f"{names.hub_bucket_arn}/{hub_keys.own_update(spoke.id)}"
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=reads))
+    role.add_to_principal_policy(iam.PolicyStatement(  # a missing plans.json must answer 404, not 403
         actions=["s3:ListBucket"], resources=[names.hub_bucket_arn],
-        conditions={"StringLike": {"s3:prefix": "models/*"}}))
+        conditions={"StringLike": {"s3:prefix": list(hub_keys.TRAINER_READS)}}))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[updates]))
 
     hub_key = [names.hub_key_arn_pattern]
@@ -59,11 +61,13 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
         actions=["kms:Decrypt"], resources=hub_key,
         conditions={**is_hub_key, "StringEquals": {"kms:EncryptionContext:kind": "model"}}))
     role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=hub_key,
-        conditions={**is_hub_key, "StringEquals": via_s3,
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [models, updates]}}))
+        actions=["kms:Decrypt"], resources=hub_key,
+        conditions={**is_hub_key, "StringEquals": via_s3, "StringLike": {"kms:EncryptionContext:aws:s3:arn": reads}}))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["kms:GenerateDataKey"], resources=hub_key,
+        conditions={**is_hub_key, "StringEquals": via_s3, "StringLike": {"kms:EncryptionContext:aws:s3:arn": updates}}))
 
-    nag.acknowledge_wildcard_resources(role, [models, updates], nag.Reason.OBJECT_PREFIX)
+    nag.acknowledge_wildcard_resources(role, [*reads, updates], nag.Reason.OBJECT_PREFIX)
     nag.acknowledge_wildcard_resources(role, hub_key, nag.Reason.HUB_KEY_BY_ALIAS)
     return role
 

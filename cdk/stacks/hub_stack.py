@@ -19,6 +19,7 @@ from cdk.constructs.private_network import PrivateNetwork
 from cdk.constructs.research_api import ResearchApi
 from cdk.constructs.round_loop import RoundLoop
 from cdk.naming import Names
+from cdk.stacks.hub_grants import grant_api_data, grant_round_loop
 from cdk.stacks.platform_stack import PlatformStack
 
 
@@ -64,7 +65,7 @@ class HubStack(PlatformStack):
                 "DELTA": str(config.training.delta),
                 "METRICS_NAMESPACE": namespace,
             })
-        _grant_round_loop(storage, tables, functions)
+        grant_round_loop(storage, tables, functions)
 
         loop = RoundLoop(
             self, "RoundLoop", names=names, init_run=functions.init_run, setup_merge=functions.setup_merge,
@@ -74,12 +75,7 @@ class HubStack(PlatformStack):
             run_timeout=Duration.hours(ops.run_timeout_hours))
 
         api_role = functions.api.role
-        storage.grant_read(api_role, "models/", "runs/", "generated/")
-        storage.grant_write(api_role, "generated/")  # /generate above the inline limit: CSV + presigned link
-        storage.grant_open(api_role, ["model"])
-        tables.grant_runs_read(api_role)
-        tables.grant_ledger_write(api_role)  # admin budget reset opens a new period, never erases
-        tables.grant_audit_append(api_role)
+        grant_api_data(storage, tables, functions)
         api_role.add_to_principal_policy(iam.PolicyStatement(
             actions=["states:StartExecution"], resources=[loop.state_machine.state_machine_arn]))
         executions = self.format_arn(service="states", resource="execution",
@@ -103,35 +99,3 @@ class HubStack(PlatformStack):
         CfnOutput(self, "UserPoolClientId", value=api.client.user_pool_client_id)
         CfnOutput(self, "StateMachineArn", value=loop.state_machine.state_machine_arn)
         CfnOutput(self, "HubBucketName", value=storage.bucket.bucket_name)
-
-
-def _grant_round_loop(storage: HubStorage, tables: HubTables, functions: HubFunctions) -> None:
-    """Least privilege per step: S3 prefixes, sealing kinds and table actions each step uses."""
-    init_run = functions.init_run.role
-    storage.grant_write(init_run, "runs/")
-    tables.grant_runs_write(init_run)
-    tables.grant_ledger_read(init_run)
-    tables.grant_audit_append(init_run)
-
-    for merging in (functions.setup_merge.role, functions.aggregate.role):
-        storage.grant_read(merging, "updates/", "models/")
-        storage.grant_write(merging, "models/")
-        storage.grant_open(merging, ["update", "model"])
-        storage.grant_seal(merging, ["model"])
-        tables.grant_runs_write(merging)
-        tables.grant_ledger_write(merging)  # charges the privacy spend of accepted updates
-        tables.grant_audit_append(merging)
-
-    budget_gate = functions.budget_gate.role
-    tables.grant_ledger_read(budget_gate)
-    tables.grant_runs_write(budget_gate)
-    tables.grant_audit_append(budget_gate)
-
-    finalize = functions.finalize.role
-    storage.grant_read(finalize, "models/")
-    storage.grant_write(finalize, "runs/")
-    storage.grant_open(finalize, ["model"])
-    tables.grant_runs_write(finalize)
-    tables.grant_ledger_read(finalize)
-    tables.grant_audit_append(finalize)
-

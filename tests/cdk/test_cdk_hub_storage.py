@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Capture, Match
 
+from cdk.constructs import hub_keys
 from cdk.constructs.hub_tables import AUDIT_FORBIDDEN_ACTIONS
 from cdk.naming import Names
 from fedcore.runtime.layout import update_key
@@ -101,9 +102,12 @@ def test_hub_bucket_policy_denies_plain_http_and_scopes_each_spoke(synthesized, 
     for spoke in names.all_spoke_endpoints():
         mine = [s for s in statements
                 if s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn") == spoke.job_role_arn]
-        granted = {(action, s["Resource"]["Fn::Join"][1][-1])  # the object key pattern after the bucket ARN
-                   for s in mine for action in q.as_list(s["Action"]) if action != "s3:ListBucket"}
-        assert granted == {("s3:GetObject", "/models/*"), ("s3:PutObject", f"/updates/*/*/{spoke.spoke_id}")}
+        granted = {(action, r["Fn::Join"][1][-1])  # the object key pattern after the bucket ARN
+                   for s in mine for action in q.as_list(s["Action"]) if action != "s3:ListBucket"
+                   for r in q.as_list(s["Resource"])}
+        assert granted == {*(("s3:GetObject", f"/{key}") for key in hub_keys.TRAINER_READS),
+                           ("s3:PutObject", f"/updates/*/*/{spoke.spoke_id}")}
+        assert all(key.startswith("models/") for key in hub_keys.TRAINER_READS)
 
 
 def test_no_hospital_can_pre_write_the_update_key_of_a_hospital_whose_id_extends_its_own(synthesized, q):

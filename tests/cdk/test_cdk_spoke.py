@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Capture, Match
 
+from cdk.constructs import hub_keys
 from cdk.naming import Names
 from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
 
@@ -97,13 +98,14 @@ def test_job_role_reaches_only_its_data_ledger_models_and_own_updates(synthesize
         statements = [s for s in q.statements(synthesized.spokes[spoke.id]) if s["Effect"] == "Allow"]
         puts = [r for s in statements if "s3:PutObject" in q.as_list(s["Action"]) for r in q.as_list(s["Resource"])]
         gets = [r for s in statements if "s3:GetObject" in q.as_list(s["Action"]) for r in q.as_list(s["Resource"])]
-        seals = [s for s in statements if s["Resource"] == names.hub_key_arn_pattern
-                 and q.as_list(s["Action"]) == ["kms:GenerateDataKey"]]
+        seals = [s for s in statements if s["Resource"] == names.hub_key_arn_pattern  # not S3's own key use
+                 and q.as_list(s["Action"]) == ["kms:GenerateDataKey"] and "kms:ViaService" not in str(s)]
         ledger = f"/{names.local_ledger_key(spoke)}"
 
         assert [p for p in puts if isinstance(p, str)] == [f"{names.hub_bucket_arn}/updates/*/*/{spoke.id}"]
         assert [p["Fn::Join"][1][-1] for p in puts if not isinstance(p, str)] == [ledger]
-        assert f"{names.hub_bucket_arn}/models/*" in gets
+        assert sorted(g for g in gets if isinstance(g, str)) == sorted(
+            f"{names.hub_bucket_arn}/{key}" for key in hub_keys.TRAINER_READS)  # models/ keys only
         assert sorted(g["Fn::Join"][1][-1] for g in gets if not isinstance(g, str)) == sorted(
             [ledger, f"/{synthesized.config.batch.data_key}"])
         assert not [g for g in gets if isinstance(g, str) and "/updates/" in g]
