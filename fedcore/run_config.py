@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from fedcore.aggregation.registry import AGGREGATOR_NAMES, validate_strategy_params
+from fedcore.deployment_defaults import DEFAULT_ACCOUNTANT, DEFAULT_DELTA
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
 MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
@@ -21,15 +22,30 @@ class PrivacySettings(BaseModel):
 
     enabled: bool = True
     target_epsilon: float = Field(3.0, gt=0)  # per hospital, whole run; pair trends ~0.73-0.79 on ACTG 175 here
-    delta: float = Field(1e-5, gt=0, lt=1)  # well below 1/rows for hospitals of a few hundred patients
-    accountant: Literal["rdp", "prv"] = "rdp"  # RDP is conservative; PRV is tighter but slower
+    # delta and accountant must be those of every hospital's ledger account (deployment_defaults.py);
+    # a deployment fills them in when a run leaves them out
+    delta: float = Field(DEFAULT_DELTA, gt=0, lt=1)  # well below 1/rows for hospitals of a few hundred patients
+    accountant: Literal["rdp", "prv"] = DEFAULT_ACCOUNTANT  # RDP is conservative; PRV is tighter but slower
     noise_multiplier: float | None = Field(None, gt=0)  # given: used as is; None: planned from target
     max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
     setup_epsilon_share: float = Field(0.1, gt=0, lt=1)  # share of the target spent on setup statistics
-    epsilon_limit: float | None = Field(None, gt=0)  # ledger limit; None = target_epsilon
     # hybrid family: share of the target for the marginal releases (setup, select, measure);
     # the rest goes to DP-SGD fine-tuning. The marginal family spends the whole target on them.
     measurement_share: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_ledger_limit(cls, data: Any) -> Any:
+        """The ledger limit is each hospital's account's (deployment config, then admins), never the run's.
+
+        Configs stored before this rule carry ``epsilon_limit: null``; it is dropped.
+        """
+        if isinstance(data, dict) and "epsilon_limit" in data:
+            if data["epsilon_limit"] is not None:
+                raise ValueError("privacy.epsilon_limit is not a run setting: each hospital's ledger account holds "
+                                 "its limit (set by the deployment's spoke config and by admins)")
+            data = {k: v for k, v in data.items() if k != "epsilon_limit"}
+        return data
 
 
 class RunConfig(BaseModel):

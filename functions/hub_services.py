@@ -16,6 +16,7 @@ from fedcore.aws.dynamo_ledger import DynamoLedgerStore
 from fedcore.aws.dynamo_runs import DynamoRunStore
 from fedcore.aws.kms_keys import KmsKeyProvider
 from fedcore.aws.s3_blobs import S3BlobStore
+from fedcore.deployment_defaults import DeploymentDefaults
 from fedcore.privacy import PrivacyLedger
 from fedcore.runtime.ports import HubServices
 
@@ -26,7 +27,7 @@ def hub_services() -> HubServices:
     return HubServices(
         blobs=S3BlobStore(env["HUB_BUCKET"]),
         keys=KmsKeyProvider(env["HUB_KMS_KEY_ID"]),
-        ledger=PrivacyLedger(DynamoLedgerStore(env["LEDGER_TABLE"]), delta=float(env["DELTA"])),
+        ledger=_ledger(DynamoLedgerStore(env["LEDGER_TABLE"])),
         audit=AuditLog(DynamoAuditStore(env["AUDIT_TABLE"])),
         runs=DynamoRunStore(env["RUNS_TABLE"]),
     )
@@ -44,5 +45,11 @@ def default_epsilon() -> float:
     return float(os.environ["DEFAULT_EPSILON"])
 
 
-def deployment_delta() -> float:
-    return float(os.environ["DELTA"])
+def deployment_defaults() -> DeploymentDefaults:
+    """DELTA, ACCOUNTANT, ROUNDS, QUORUM: what a run leaves out, and what new ledger accounts account with."""
+    return DeploymentDefaults.from_env(os.environ)
+
+
+def _ledger(store: DynamoLedgerStore) -> PrivacyLedger:
+    defaults = deployment_defaults()
+    return PrivacyLedger(store, defaults.delta, defaults.accountant)

@@ -3,7 +3,7 @@
 from fedcore.datasets import builtin_schema
 from fedcore.runtime.init_run import init_run
 from fedcore.schema import Schema
-from functions.hub_services import default_epsilon, deployment_delta, deployment_spokes, hub_services
+from functions.hub_services import default_epsilon, deployment_defaults, deployment_spokes, hub_services
 from functions.observability import logger, metrics
 
 
@@ -13,10 +13,7 @@ def handler(event, context):
     config = dict(event["config"])
     schema_spec = config.pop("schema", "healthcare")  # a built-in schema name or a schema object
     schema = builtin_schema(schema_spec) if isinstance(schema_spec, str) else Schema.from_dict(schema_spec)
-    privacy = dict(config.get("privacy") or {})
-    if privacy.setdefault("delta", deployment_delta()) != deployment_delta():
-        raise ValueError(f"this deployment's ledger accounts at delta={deployment_delta()}, not {privacy['delta']}")
-    config["privacy"] = privacy
+    config = deployment_defaults().apply(config)  # as POST /runs does: the same run from the sandbox or the API
     result = init_run(hub_services(), event["run_id"], config, schema, deployment_spokes(), default_epsilon())
     logger.info("run started", extra={"run_id": event["run_id"], "execution": event.get("execution_name")})
     return result

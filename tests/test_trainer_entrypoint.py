@@ -66,8 +66,9 @@ def accounts(restored_environment, monkeypatch):
 
 def _publish_run(key_id: str, run_id: str, **config) -> None:
     """What the hub's InitRun writes for the spokes: the run config and schema under models/<run>/."""
+    delta = config.get("privacy", {}).get("delta", 1e-5)  # a hub whose ledger accounts at the run's delta
     services = HubServices(blobs=S3BlobStore(HUB_BUCKET), keys=KmsKeyProvider(key_id),
-                           ledger=PrivacyLedger(InMemoryLedgerStore(), 1e-5), audit=AuditLog(InMemoryAuditStore()),
+                           ledger=PrivacyLedger(InMemoryLedgerStore(), delta), audit=AuditLog(InMemoryAuditStore()),
                            runs=InMemoryRunStore())
     init_run(services, run_id, {**TINY, **config}, load_actg175().schema, [{"spoke_id": SPOKE}], 3.0)
 

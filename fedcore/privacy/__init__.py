@@ -11,6 +11,7 @@ from fedcore.privacy.ledger_errors import (
     ConcurrentUpdateError,
     LedgerConflictError,
     LedgerError,
+    LedgerSettingsError,
     UnknownSpokeError,
 )
 from fedcore.privacy.ledger_records import BudgetDecision, Charge, ChargeResult, ResetRecord
@@ -27,6 +28,7 @@ __all__ = [
     "InMemoryLedgerStore",
     "LedgerConflictError",
     "LedgerError",
+    "LedgerSettingsError",
     "LedgerStore",
     "PrivacyLedger",
     "ResetRecord",

@@ -7,6 +7,7 @@ __all__ = [
     "ConcurrentUpdateError",
     "LedgerConflictError",
     "LedgerError",
+    "LedgerSettingsError",
     "UnknownSpokeError",
 ]
 
@@ -35,3 +36,7 @@ class BudgetExceededError(LedgerError):
         self.spoke = spoke
         self.epsilon_after = epsilon_after
         self.limit = limit
+
+
+class LedgerSettingsError(LedgerError, ValueError):
+    """A run's accountant or delta is not the one the hospital's ledger account accounts with."""

@@ -31,6 +31,8 @@ def budget_gate(services: HubServices, run_id: str, next_round: int, spokes: lis
             raise ValueError(f"round {next_round} is past the run's {family.total_rounds(cfg)} rounds")
         planned = {s: plans[s].mechanisms(next_round) for s in candidates}
     if cfg.privacy.enabled:
+        for spoke in candidates:  # the plans assume the run's accountant and delta: so must the ledger
+            services.ledger.require_settings(spoke, cfg.privacy.accountant, cfg.privacy.delta)
         gate = hub.budget_gate(services.ledger, planned, cfg.quorum)
         eligible = list(gate.eligible)
         dropped = {

@@ -26,11 +26,16 @@ def init_run(
     """Idempotent: a retried InitRun with the same config returns the same answer.
 
     ``spokes`` are the deployment's hospitals ({"spoke_id", ..., "epsilon_limit"?}); their
-    ledger limits are set only if the ledger has none yet (admins own limits afterwards).
+    ledger limits are set only if the ledger has none yet (admins own limits afterwards), and a
+    new account gets the ledger's (the deployment's) accountant and delta. A run whose accountant
+    or delta differs from any hospital's account is refused here, before anything is written.
     """
     cfg = RunConfig.model_validate(dict(config) | {"run_id": run_id})
     if len(spokes) < cfg.quorum:
         raise ValueError(f"{len(spokes)} spokes cannot meet a quorum of {cfg.quorum}")
+    if cfg.privacy.enabled:
+        for spoke in spokes:
+            services.ledger.require_settings(spoke["spoke_id"], cfg.privacy.accountant, cfg.privacy.delta)
     record = {
         "status": "RUNNING",
         "config": cfg.model_dump(mode="json"),

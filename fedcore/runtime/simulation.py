@@ -55,7 +55,7 @@ def simulate_federation(
     if len(partitions) < config.quorum:
         raise ValueError(f"{len(partitions)} hospitals cannot meet a quorum of {config.quorum}")
     services = services or in_memory_services(config)
-    limit = config.privacy.epsilon_limit or config.privacy.target_epsilon
+    limit = config.privacy.target_epsilon  # each simulated hospital's cap and ledger limit
     policy = SpokePolicy(epsilon_cap=limit, allow_no_dp=not config.privacy.enabled,
                          max_delta=config.privacy.delta)
     hospitals = [

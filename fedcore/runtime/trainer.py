@@ -144,7 +144,7 @@ def _require_privacy(cfg, policy: SpokePolicy) -> bool:
 
 
 def _charged(ledger: PrivacyLedger, settings: TrainerSettings) -> bool:
-    return any((c.run, c.round) == (settings.run_id, settings.round) for c in ledger.history(settings.spoke_id))
+    return ledger.charged(settings.spoke_id, settings.run_id, settings.round)  # coalesced charges count too
 
 
 def _existing_release(settings: TrainerSettings, key: str, private: bool, charged_before: bool) -> dict:

@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.types import Scope
 
+from fedcore.deployment_defaults import DEFAULT_DELTA, DeploymentDefaults
 from fedcore.runtime.hub_reports import known_spokes
 from fedcore.runtime.ports import HubServices
 from functions.api_app.app import create_app
@@ -87,10 +88,11 @@ def serve_local(services: HubServices, state_machine_arn: str, port: int, sfn_cl
     refuse_if_deployed(host)
     tokens = local_tokens()
     env = os.environ  # the sandbox sets the hub functions' DELTA, ROUNDS and QUORUM; follow them when present
+    defaults = DeploymentDefaults.from_env({"DELTA": str(DEFAULT_DELTA), **env})
     settings = ApiSettings(
         state_machine_arn=state_machine_arn, spokes=tuple(spokes or _local_spokes(services)),
-        delta=float(env.get("DELTA", 1e-5)), default_rounds=int(env["ROUNDS"]) if env.get("ROUNDS") else None,
-        default_quorum=int(env["QUORUM"]) if env.get("QUORUM") else None)
+        delta=defaults.delta, accountant=defaults.accountant, default_rounds=defaults.rounds,
+        default_quorum=defaults.quorum)
     if not hasattr(services.blobs, "presigned_get"):  # no S3 to link to: every result comes back inline
         settings = replace(settings, inline_row_limit=settings.max_rows)
     app = create_app(services, settings, sfn_client=sfn_client, authorizer=LocalTokenAuthorizer(tokens))

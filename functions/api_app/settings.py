@@ -2,8 +2,8 @@
 
 Required: ``STATE_MACHINE_ARN`` and ``SPOKES`` (as for every hub function). Optional, with
 the defaults below: ``API_INLINE_ROWS``, ``API_MAX_ROWS``, ``API_MAX_BODY_BYTES``,
-``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ROUNDS``, ``QUORUM`` (the deployment's run
-defaults, which a started run inherits unless the request overrides them).
+``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ACCOUNTANT``, ``ROUNDS``, ``QUORUM`` (the deployment's
+run defaults, applied by ``fedcore.deployment_defaults`` as InitRun applies them).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from fedcore.deployment_defaults import DEFAULT_ACCOUNTANT, DEFAULT_DELTA, DeploymentDefaults
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive a week
 
@@ -24,7 +26,8 @@ class ApiSettings:
     max_rows: int = 10_000  # per request: default model, 2 vCPUs: 7-14 s, inside API Gateway's 29 s
     max_body_bytes: int = 16 * 1024  # request bodies above this are refused with 413
     presign_expiry_seconds: int = 900  # lifetime of a download link for a large result
-    delta: float = 1e-5  # the ledger's delta; a run must account at the same delta
+    delta: float = DEFAULT_DELTA  # the ledger accounts' delta; a run must account at the same delta
+    accountant: str = DEFAULT_ACCOUNTANT  # the ledger accounts' accountant; likewise
     default_rounds: int | None = None  # None: RunConfig's default
     default_quorum: int | None = None  # None: RunConfig's default
 
@@ -40,8 +43,13 @@ class ApiSettings:
             raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if not 1 <= self.presign_expiry_seconds <= MAX_PRESIGN_SECONDS:
             raise ValueError(f"presign_expiry_seconds must be in [1, {MAX_PRESIGN_SECONDS}]")
-        if not 0 < self.delta < 1:
-            raise ValueError(f"delta must be in (0, 1), got {self.delta}")
+        self.defaults  # validates delta, accountant, rounds and quorum
+
+    @property
+    def defaults(self) -> DeploymentDefaults:
+        """What a started run leaves out is filled from these (the same rule as InitRun's)."""
+        return DeploymentDefaults(delta=self.delta, accountant=self.accountant, rounds=self.default_rounds,
+                                  quorum=self.default_quorum)
 
     @property
     def region(self) -> str:
@@ -73,6 +81,7 @@ class ApiSettings:
             presign_expiry_seconds=int(env.get("API_PRESIGN_EXPIRY_SECONDS",
                                                defaults["presign_expiry_seconds"].default)),
             delta=float(env.get("DELTA", defaults["delta"].default)),
+            accountant=env.get("ACCOUNTANT") or defaults["accountant"].default,
             default_rounds=optional_int("ROUNDS"),
             default_quorum=optional_int("QUORUM"),
         )

@@ -61,3 +61,39 @@ def test_krum_parameters_arrive_typed_and_every_registry_strategy_can_be_chosen(
     assert sent == {"num_malicious_clients": 1} and isinstance(sent["num_malicious_clients"], int)
     assert {"fedyogi", "fedadagrad"} <= set(AGGREGATOR_NAMES)
     assert {name: reply.status for name, reply in others.items()} == {name: 202 for name in AGGREGATOR_NAMES}
+
+
+def test_the_api_applies_the_deployment_defaults_exactly_as_init_run_does(sfn):
+    # Arrange: one deployment's defaults, seen by the API (settings) and by InitRun (DeploymentDefaults)
+    import os
+
+    from conftest import api_settings
+
+    from fedcore.audit import AuditLog, InMemoryAuditStore
+    from fedcore.deployment_defaults import DeploymentDefaults
+    from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
+    from fedcore.run_config import RunConfig
+    from fedcore.runtime.memory_stores import InMemoryBlobStore, InMemoryRunStore
+    from fedcore.runtime.ports import HubServices
+    from fedcore.sealing import LocalKeyProvider
+    from functions.api_app import create_app
+
+    client, arn = sfn
+    services = HubServices(InMemoryBlobStore(), LocalKeyProvider(os.urandom(32)),
+                           PrivacyLedger(InMemoryLedgerStore(), 1e-6, "prv"), AuditLog(InMemoryAuditStore()),
+                           InMemoryRunStore())
+    settings = api_settings(arn, delta=1e-6, accountant="prv", default_rounds=4, default_quorum=3,
+                            inline_row_limit=100, max_rows=100)
+    app = create_app(services, settings, sfn_client=client)
+    defaults = DeploymentDefaults(delta=1e-6, accountant="prv", rounds=4, quorum=3)
+
+    # Act
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"run_id": "same", "target_epsilon": 2.0})
+    from_sandbox = RunConfig.model_validate(defaults.apply({"privacy": {"target_epsilon": 2.0}}) | {"run_id": "same"})
+
+    # Assert
+    assert reply.status == 202, reply.text
+    sent = json.loads(client.describe_execution(executionArn=reply.json()["execution_arn"])["input"])["config"]
+    sent.pop("schema")
+    assert sent == from_sandbox.model_dump(mode="json", exclude={"run_id"})
+    assert (sent["rounds"], sent["quorum"], sent["privacy"]["delta"], sent["privacy"]["accountant"]) == (4, 3, 1e-6, "prv")

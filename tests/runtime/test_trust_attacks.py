@@ -60,6 +60,7 @@ def test_hub_asking_for_no_dp_is_refused_unless_the_hospital_opted_out(services,
 
 def test_hub_raising_delta_is_refused(services, actg_parts):
     schema, data = actg_parts
+    services.ledger = PrivacyLedger(InMemoryLedgerStore(), 0.2)  # the hub's own ledger agrees (else InitRun refuses)
     init_run(services, "r1", TINY | {"privacy": {"delta": 0.2}}, schema, SPOKES, 3.0)
     with pytest.raises(DpRequiredError, match="delta"):
         _job(services, data, _ledgers(), 0, "s0")

@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import ValidationError
 
+from fedcore.deployment_defaults import DeploymentDefaults
 from fedcore.run_config import RunConfig
 from functions.api_app.auth import Caller, require_admin, require_researcher
 from functions.api_app.context import ApiContext, api_context
@@ -39,7 +40,7 @@ def start_run(body: RunStartRequest, caller: Caller = Depends(require_admin),
         raise ApiError(422, "spoke_subset_unsupported",
                        "runs train with every hospital of the deployment; leave spokes out or list them all")
     run_id = body.run_id or _new_run_id()
-    config = _run_config(body, settings.default_rounds, settings.default_quorum, settings.delta, run_id)
+    config = _run_config(body, settings.defaults, run_id)
     if config.quorum > len(spokes):
         raise ApiError(422, "invalid_run_config", f"quorum {config.quorum} exceeds the {len(spokes)} hospitals")
     # StartExecution returns a running execution of the same name and input instead of failing: look first.
@@ -109,15 +110,15 @@ def _new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _run_config(body: RunStartRequest, rounds: int | None, quorum: int | None, delta: float, run_id: str) -> RunConfig:
-    """The request over the deployment's defaults, validated as InitRun will validate it."""
-    fields = {"rounds": body.rounds or rounds, "quorum": body.quorum or quorum, "strategy": body.strategy,
+def _run_config(body: RunStartRequest, defaults: DeploymentDefaults, run_id: str) -> RunConfig:
+    """The request over the deployment's defaults (applied as InitRun applies them), validated as InitRun will."""
+    fields = {"rounds": body.rounds, "quorum": body.quorum, "strategy": body.strategy,
               "strategy_params": body.strategy_params, "epochs_per_round": body.epochs_per_round,
               "batch_size": body.batch_size, "model": body.model}
     config = {k: v for k, v in fields.items() if v is not None}
-    config["privacy"] = {"delta": delta} | ({"target_epsilon": body.target_epsilon} if body.target_epsilon else {})
+    config["privacy"] = {"target_epsilon": body.target_epsilon} if body.target_epsilon else {}
     try:
-        return RunConfig.model_validate(config | {"run_id": run_id})
+        return RunConfig.model_validate(defaults.apply(config) | {"run_id": run_id})
     except ValidationError as exc:
         details = [{"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()]
         first = details[0]
