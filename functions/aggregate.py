@@ -8,7 +8,7 @@ from functions.observability import MetricUnit, emit_spoke_budget, logger, metri
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event, context):
-    services = hub_services()
+    services = hub_services("aggregate")
     run_id, round_ = event["run_id"], int(event["round"])
     eligible = len(event.get("reports") or [])
     result = aggregate(services, run_id, round_, event.get("reports"))

@@ -11,7 +11,7 @@ from functions.hub_services import hub_services
 from functions.observability import logger
 
 # hub_services' S3 client signs with SigV4, which the SSE-KMS hub bucket needs for download links
-app = create_app(hub_services(), ApiSettings.from_env())
+app = create_app(hub_services("api"), ApiSettings.from_env())
 _mangum = Mangum(app, lifespan="off")
 
 

@@ -8,7 +8,7 @@ from functions.observability import MetricUnit, logger, metrics
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event, context):
-    result = budget_gate(hub_services(), event["run_id"], int(event["round"]), event["spokes"])
+    result = budget_gate(hub_services("budget_gate"), event["run_id"], int(event["round"]), event["spokes"])
     metrics.add_metric("EligibleSpokes", MetricUnit.Count, len(result["eligible_spokes"]))
     metrics.add_metric("BudgetDroppedSpokes", MetricUnit.Count, len(result["dropped"]))
     return result

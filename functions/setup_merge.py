@@ -8,6 +8,6 @@ from functions.observability import MetricUnit, logger, metrics
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event, context):
-    result = setup_merge(hub_services(), event["run_id"], event.get("reports"))
+    result = setup_merge(hub_services("setup_merge"), event["run_id"], event.get("reports"))
     metrics.add_metric("SetupSpokes", MetricUnit.Count, len(result["spokes"]))
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from fedcore.deployment_defaults import DEFAULT_DELTA
 from fedcore.privacy.accountant import StepRecord, compute_epsilon
 from fedcore.privacy.planner import plan_noise_multiplier, poisson_sample_rate, steps_per_round
 
@@ -20,7 +21,7 @@ def register(commands) -> None:
     eps.add_argument("--noise-multiplier", type=float, required=True, help="sigma / clipping norm")
     eps.add_argument("--sample-rate", type=float, required=True, help="Poisson sampling rate q = batch / rows")
     eps.add_argument("--steps", type=int, required=True, help="number of optimizer steps")
-    eps.add_argument("--delta", type=float, default=1e-5, help="target delta (default 1e-5)")
+    eps.add_argument("--delta", type=float, default=DEFAULT_DELTA, help="target delta (default %(default)g)")
     eps.add_argument("--accountant", choices=("rdp", "prv"), default="rdp", help="default rdp")
     eps.set_defaults(handler=_epsilon)
 
@@ -34,7 +35,7 @@ def register(commands) -> None:
     plan.add_argument("--batch-size", type=int, required=True, help="expected Poisson batch size")
     plan.add_argument("--epochs-per-round", type=int, required=True)
     plan.add_argument("--rounds", type=int, required=True)
-    plan.add_argument("--delta", type=float, default=1e-5)
+    plan.add_argument("--delta", type=float, default=DEFAULT_DELTA)
     plan.add_argument("--accountant", choices=("rdp", "prv"), default="rdp")
     plan.set_defaults(handler=_plan)
 

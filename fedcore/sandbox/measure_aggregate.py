@@ -42,7 +42,7 @@ _CHILD = """
 import json, os, sys, time, tracemalloc
 from functions.aggregate import handler
 from functions.hub_services import hub_services
-services = hub_services()  # the container's adapters exist before the invocation
+services = hub_services("aggregate")  # the container's adapters exist before the invocation
 if os.environ.get("WARM"):  # a warm container: clients have loaded their service models, imports are done
     import fedcore.aggregation.flower_strategies
     from fedcore.federation.release import model_context

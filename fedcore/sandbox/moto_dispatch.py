@@ -21,11 +21,15 @@ their account. ``install`` changes five places, each to what AWS does:
   botocore shapes, as Step Functions does.
 - KMS: a request naming a key or alias by ARN is served by the backend of the account in that ARN
   (cross-account use of the hub key by spoke trainers, as AWS allows for key and alias ARNs).
+
+``create_administrator`` makes each account's first principal in the IAM backend, since with access
+control on from the server's start no request could (``fedcore.sandbox.emulator``).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import sys
 import threading
@@ -111,6 +115,23 @@ def uninstall() -> None:
                 setattr(StateTaskServiceBatch, name, originals[key])
         _replace_task_client_factory(_task_client, originals["boto_client_for"])
         _active = None
+
+
+def create_administrator(account: str, user_name: str) -> tuple[str, str]:
+    """An IAM user allowed everything in ``account``, and its access key (id, secret).
+
+    Made in the backend, not through the API: with access control on from the server's start, no request
+    could create the first principal (the alternative, counting unauthenticated calls, breaks as soon as
+    their number changes). Everything after this is a signed, authorized request.
+    """
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["aws"]
+    backend.create_user(region_name="us-east-1", user_name=user_name)
+    backend.put_user_policy(user_name, "AdministratorAccess", json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = backend.create_access_key(user_name)
+    return key.access_key_id, key.secret_access_key
 
 
 def _dispatcher() -> Dispatcher:

@@ -6,9 +6,10 @@ Lambda functions (with their resolved environment), the state machine (its defin
 ``cdk.asl_export`` against the created function ARNs), and per spoke the Batch queue, job
 definition and the hospital's policy parameter (its epsilon cap and DP opt-out, which the trainer
 reads with the job role's credentials in the spoke's account). ``put_spoke_policies`` lets the
-simulated hospitals replace their policy, as a hospital's administrator would. Networking, logging,
-alarms, backups, the API front door and IAM policies are not emulated (moto does not enforce IAM;
-the accounts are separated by ownership of resources).
+simulated hospitals replace their policy, as a hospital's administrator would. Every role gets its
+identity policies from the template (``role_policies_for_moto``), and moto's access control checks each
+request of a function, job or Task against them. Networking, logging, alarms, backups and the API front
+door are not emulated, nor are bucket and key policies (moto ignores resource policies).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class HostedFunction:
     arn: str
     handler: str
     environment: dict[str, str]
+    role_arn: str  # its execution role: the sandbox runs it with this role's credentials
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,62 @@ def _create_stack(emulator: Emulator, stack: StackTemplate) -> Resolver:
     _create_batch(client("batch"), iam, template, resolver, stack)
     _create_functions(client("lambda"), template, resolver, stack)
     _create_state_machines(client("stepfunctions"), template, resolver)
+    _put_role_policies(iam, template, resolver)
     return resolver
+
+
+# moto authorizes some operations under an action name IAM does not use: AWS authorizes a
+# TransactWriteItems by the actions inside it (PutItem here), moto by "dynamodb:TransactWriteItems";
+# Lambda's Invoke operation is the IAM action lambda:InvokeFunction, moto checks "lambda:Invoke"; Batch
+# names its actions by the lower-case URL path ("batch:submitjob"), which IAM would match case-insensitively.
+MOTO_ACTION_ALIASES = {"dynamodb:PutItem": ("dynamodb:TransactWriteItems",),
+                       "lambda:InvokeFunction": ("lambda:Invoke",)}
+_LOWER_CASE_SERVICES = ("batch:",)
+
+
+def _moto_aliases(action: str) -> tuple[str, ...]:
+    lower = (action.lower(),) if action.startswith(_LOWER_CASE_SERVICES) and action != action.lower() else ()
+    return MOTO_ACTION_ALIASES.get(action, ()) + lower
+
+
+def role_policies_for_moto(template: dict, role_id: str, resolver: Resolver) -> list[dict]:
+    """The role's identity-policy statements in the form moto can evaluate.
+
+    moto matches S3 requests against bucket and object ARNs and every other service's requests against
+    "*" (action only), and evaluates no condition. So S3 statements keep their resolved resources, all
+    others get Resource "*", and conditions are dropped: resources outside S3 and every condition are
+    checked against the templates by ``tests/cdk/test_role_permissions.py`` instead.
+    """
+    statements = []
+    for document in _role_documents(template, role_id):
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            s3 = [a for a in actions if a.startswith("s3:")]
+            other = [a for a in actions if not a.startswith("s3:")]
+            other += [alias for a in other for alias in _moto_aliases(a)]
+            if s3:
+                statements.append({"Effect": statement["Effect"], "Action": s3,
+                                   "Resource": resolver.resolve(statement["Resource"])})
+            if other:
+                statements.append({"Effect": statement["Effect"], "Action": other, "Resource": "*"})
+    return statements
+
+
+def _role_documents(template: dict, role_id: str) -> list[dict]:
+    role = template["Resources"][role_id]["Properties"]
+    documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        documents += [props["PolicyDocument"] for _, props in resources_of_type(template, kind)
+                      if {"Ref": role_id} in props.get("Roles", [])]
+    return documents  # AWS managed policies (log delivery, VPC ENIs) serve the platform, not the code
+
+
+def _put_role_policies(iam, template: dict, resolver: Resolver) -> None:
+    for logical_id, _ in resources_of_type(template, "AWS::IAM::Role"):
+        statements = role_policies_for_moto(template, logical_id, resolver)
+        if statements:
+            iam.put_role_policy(RoleName=resolver.value(logical_id), PolicyName="template",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
 
 
 def _create_buckets(s3, template: dict, resolver: Resolver, region: str) -> None:
@@ -237,7 +294,8 @@ def _hub_deployment(stack: StackTemplate, resolver: Resolver) -> HubDeployment:
         variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
         environment = {k: str(v) for k, v in variables.items()}
         functions[handler.split(".")[-2]] = HostedFunction(
-            resolver.value(logical_id), resolver.value(logical_id, "Arn"), handler, environment)
+            resolver.value(logical_id), resolver.value(logical_id, "Arn"), handler, environment,
+            resolver.resolve(props["Role"]))
     env = functions["aggregate"].environment
     (machine_id,) = state_machine_ids(stack.template)
     return HubDeployment(

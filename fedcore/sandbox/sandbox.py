@@ -138,9 +138,9 @@ class Sandbox:
         )
 
     def api_environment(self) -> dict[str, str]:
-        """The API function's environment with the hub credentials and emulator endpoint."""
+        """The API function's environment with its own role's credentials and the emulator endpoint."""
         api = self.hub.functions["api"]
-        return {**api.environment, **self._role_environment(self.emulator.admin_role_arn(self.hub.account)),
+        return {**api.environment, **self._role_environment(api.role_arn),
                 "AWS_ENDPOINT_URL": self.emulator.endpoint_url, "AWS_REGION": self.hub.region,
                 "AWS_DEFAULT_REGION": self.hub.region}
 
