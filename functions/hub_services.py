@@ -19,13 +19,16 @@ from fedcore.aws.s3_blobs import S3BlobStore
 from fedcore.deployment_defaults import DeploymentDefaults
 from fedcore.privacy import PrivacyLedger
 from fedcore.runtime.ports import HubServices
+from fedcore.runtime.resource_access import DeclaredBlobStore
 
 
-@lru_cache(maxsize=1)
-def hub_services() -> HubServices:
+@lru_cache(maxsize=None)
+def hub_services(step: str) -> HubServices:
+    """The adapters of one step (``fedcore.runtime.resource_access.STEPS``): its blob store refuses any key
+    the step's declaration, and so its deployed role, does not cover."""
     env = os.environ
     return HubServices(
-        blobs=S3BlobStore(env["HUB_BUCKET"]),
+        blobs=DeclaredBlobStore(S3BlobStore(env["HUB_BUCKET"]), step),
         keys=KmsKeyProvider(env["HUB_KMS_KEY_ID"]),
         ledger=_ledger(DynamoLedgerStore(env["LEDGER_TABLE"])),
         audit=AuditLog(DynamoAuditStore(env["AUDIT_TABLE"])),
