@@ -34,8 +34,9 @@ def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: Bl
     except SpokePolicyError as exc:
         logger.error("spoke %s refuses round %s: no usable privacy policy: %s", spoke, round_, exc)
         return EXIT_NO_POLICY
-    # The hospital's own ledger states epsilon at the hospital's own delta, never at one from the job.
-    ledger = PrivacyLedger(ledger_store, delta=policy.max_delta)
+    # The hospital's own ledger states epsilon at the hospital's own delta, never at one from the job; the
+    # policy owns that delta, so the ledger restates its account with it (also after the hospital changes it).
+    ledger = PrivacyLedger(ledger_store, delta=policy.max_delta, settings_owner=True)
     try:
         data = data_blobs.get(settings.data_key)
         result = run_trainer(TrainerSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode),

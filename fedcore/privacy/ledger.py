@@ -88,6 +88,8 @@ class PrivacyLedger:
         rng: random.Random | None = None,  # jitter source; None: a generator seeded by the OS
         coalesce_above_bytes: int = 100_000,  # DynamoDB items stop at 400 KB
         keep_recent_runs: int = 3,  # runs whose charges stay per round when coalescing
+        settings_owner: bool = False,  # True: this ledger's accountant/delta rule every account (a hospital's own
+        # ledger, whose policy owns its delta); False: each account keeps the ones it was created with (the hub)
     ) -> None:
         compute_epsilon([], delta, accountant)  # validates delta and accountant
         self._store = store
@@ -107,6 +109,7 @@ class PrivacyLedger:
         self._rng = rng or random.Random()
         self._coalesce_above = coalesce_above_bytes
         self._keep_recent_runs = keep_recent_runs
+        self._settings_owner = settings_owner
 
     # -- administration -------------------------------------------------------------
 
@@ -322,7 +325,10 @@ class PrivacyLedger:
         }
 
     def _upgraded(self, account: dict[str, Any]) -> dict[str, Any]:
-        """Accounts written before they kept their settings: they were charged with this ledger's."""
+        """Accounts written before they kept their settings were charged with this ledger's; a settings
+        owner restates every account with its own."""
+        if self._settings_owner:
+            account["accountant"], account["delta"] = self._accountant, self._delta
         account.setdefault("accountant", self._accountant)
         account.setdefault("delta", self._delta)
         account.setdefault("coalesced", [])

@@ -128,3 +128,19 @@ def test_deployment_defaults_fill_only_what_a_run_leaves_out():
     assert DeploymentDefaults.from_env({"DELTA": "1e-6", "ROUNDS": "4"}) == DeploymentDefaults(1e-6, "rdp", 4, None)
     with pytest.raises(KeyError):
         DeploymentDefaults.from_env({})  # DELTA is required: it fixes every new account's delta
+
+
+def test_a_hospitals_own_ledger_follows_its_policys_delta_after_the_hospital_lowers_it():
+    # Arrange: the trainer builds the hospital's ledger from its policy (settings_owner): max_delta 1e-5, then 1e-6
+    store = InMemoryLedgerStore()
+    before = PrivacyLedger(store, 1e-5, settings_owner=True)
+    before.set_limit("h", 3.0)
+    before.charge("h", "r1", 0, StepRecord(2.0, 1.0, 1))
+
+    # Act
+    after = PrivacyLedger(store, 1e-6, settings_owner=True)
+    after.charge("h", "r1", 1, StepRecord(2.0, 1.0, 1))
+
+    # Assert: the cap is checked at the stricter delta the hospital now holds
+    assert after.spent("h") == compute_epsilon([StepRecord(2.0, 1.0, 2)], 1e-6, "rdp")
+    assert store.get_account("h")["delta"] == 1e-6
