@@ -195,7 +195,9 @@ def open_round(
         finally:
             on_release(release.spoke, meta)
         tally.accepted.append(release.spoke)
-        yield AcceptedRelease(release.spoke, payload, plan.rows, plan.mechanisms(round_), meta.mean_loss)
+        # a DP run keeps no exact loss even if a spoke sent one: nothing un-noised is stored at the hub
+        loss = None if private_run else meta.mean_loss
+        yield AcceptedRelease(release.spoke, payload, plan.rows, plan.mechanisms(round_), loss)
 
 
 def require_quorum(round_: int, tally: RoundTally, quorum: int) -> None:

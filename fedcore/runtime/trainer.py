@@ -113,8 +113,11 @@ def run_trainer(
             config=cfg, schema=schema, frame=frame, encoder=read_encoder(hub_blobs, settings.run_id),
             previous=previous, plan=plan, private=private, rng=rng, seed=int(rng.integers(2**31 - 1)),
         ))
+        # an exact training loss is data-dependent and un-noised: only a hospital that opted out of DP sends it
+        # (DESIGN.md section 9); the hub knows the row count, which DP-SGD treats as public
+        loss = None if private else output.mean_loss
         release = spoke.seal_release(settings.spoke_id, settings.run_id, settings.round, output.payload,
-                                     ReleaseMeta(len(frame), mechanisms, output.mean_loss), keys)
+                                     ReleaseMeta(len(frame), mechanisms, loss), keys)
     if mechanisms:
         local_ledger.charge(settings.spoke_id, settings.run_id, settings.round, mechanisms)
     try:
@@ -177,8 +180,9 @@ def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, family, ro
     release that would take this hospital past its own limit, whatever the hub planned. Its
     own plan is recomputed only when the published one is missing or for different rows.
     """
-    try:
-        published = json.loads(hub_blobs.get(layout.plans_key(settings.run_id))).get(settings.spoke_id)
+    key = layout.plans_key(settings.run_id)
+    try:  # checked first: a read of a missing key answers 403, not 404, under the job role (BlobStore.exists)
+        published = json.loads(hub_blobs.get(key)).get(settings.spoke_id) if hub_blobs.exists(key) else None
     except (BlobNotFoundError, ValueError):
         published = None
     if published:

@@ -1,7 +1,7 @@
 """Attacks on a hospital's privacy and on the model, performed against the round steps.
 
 Each test performs the attack and asserts the stored state afterwards (trust-boundaries issue,
-items 1, 2b, 3, 4 and 5).
+items 1, 2b, 3, 4, 5 and 6).
 """
 
 import json
@@ -21,7 +21,7 @@ from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.trainer import (
     BadSpokeDataError, DpRequiredError, ForeignReleaseError, TrainerSettings, run_trainer,
 )
-from fedcore.sealing import open_model, seal_update
+from fedcore.sealing import open_model, open_update, seal_update
 
 TINY = {"rounds": 1, "epochs_per_round": 1, "batch_size": 128,
         "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}}
@@ -140,6 +140,26 @@ def test_updates_are_weighted_by_the_planned_rows_not_the_claim(services, actg_p
     rows = np.array([plans[s].rows for s in ("s0", "s1", "s2")], dtype=float)
     expected = float(rows @ np.arange(3.0) / rows.sum())
     assert next(iter(model1.values())).flat[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_exact_loss_leaves_a_hospital_or_is_stored_at_the_hub_in_a_dp_run(services, actg_parts):
+    schema, data = actg_parts
+    local = _ledgers()
+    _through_setup(services, schema, data, local)
+    budget_gate(services, "r1", 1, SPOKES)
+    _job(services, data, local, 1, "s0")
+    _job(services, data, local, 1, "s1")
+    plans = spoke_plans(load_run(services, "r1"))
+    model0 = _global_model(services, 0)
+    # s2 runs modified code that leaks its exact mean loss inside its DP release
+    _forged_update(services, "s2", model0, ReleaseMeta(plans["s2"].rows, plans["s2"].mechanisms(1), 0.123456))
+    honest = open_update(services.blobs.get(layout.update_key("r1", 1, "s0")), update_context("r1", 1, "s0"),
+                        services.keys)
+    assert not any("loss" in name for name in honest)  # the honest trainer seals no loss under DP
+    result = aggregate(services, "r1", 1, [])
+    assert result["spokes"] == ["s0", "s1", "s2"] and result["loss"] is None
+    [stored] = services.runs.list_rounds("r1")
+    assert stored["loss"] is None and "0.123456" not in json.dumps(stored, default=str)
 
 
 def test_a_spoke_the_gate_dropped_cannot_contribute(services, actg_parts):

@@ -61,11 +61,11 @@ class RunList(BaseModel):
 class RoundMetrics(BaseModel):
     run_id: str
     round: int
-    loss: float | None = None
+    loss: float | None = Field(None, description="mean training loss; null in DP runs (an exact loss is not "
+                                                 "released by a hospital under DP)")
     spokes: list[str] = Field(default_factory=list, description="hospitals whose update was aggregated")
     rejected: dict[str, str] = Field(default_factory=dict, description="hospital -> why its update was refused")
     failed: list[str] = Field(default_factory=list, description="hospitals whose training job failed")
-    total_examples: int | None = None
     bytes_in: int | None = None
     bytes_out: int | None = None
     aggregate_seconds: float | None = None
