@@ -200,3 +200,19 @@ def test_cli_refuses_a_repeated_header_and_infinite_values(tmp_path):
     with pytest.raises(SchemaInferenceError, match=r"'ratio': it holds 1 infinite"):
         _run_cli(["schema", "infer", "--data", str(inf)])
 
+
+
+def test_simulate_with_schema_auto_says_what_it_did_and_warns_under_dp(tmp_path, capsys):
+    from rich.console import Console
+
+    from fedcore.cli.simulate_cmd import _show_inference
+
+    csv = tmp_path / "ward.csv"
+    rows = [f"P{i:03d},{20 + i % 50},ward-1,{i % 2}" for i in range(40)]
+    csv.write_text("patient_id,age,site,flag\n" + "\n".join(rows) + "\n")
+    _show_inference(Console(stderr=True, width=200), str(csv), dp=True)
+    err = capsys.readouterr().err
+    assert "patient_id" in err and "site" in err  # the dropped id and the constant are reported
+    assert "outside the DP guarantee" in err
+    _show_inference(Console(stderr=True, width=200), str(csv), dp=False)
+    assert "outside the DP guarantee" not in capsys.readouterr().err

@@ -41,13 +41,13 @@ def _infer(args: argparse.Namespace) -> int:
     else:
         print(yaml.safe_dump(schema.to_dict(), sort_keys=False))
     if inferred.notes:
-        console.print(_notes_table(inferred.notes))
+        console.print(notes_table(inferred.notes))
     console.print("[yellow]note:[/] inferred numeric bounds and discrete values are the observed ones; "
                   "widen them to clinical ranges before a real run")
     return 0
 
 
-def _notes_table(notes: tuple[InferenceNote, ...]) -> Table:
+def notes_table(notes: tuple[InferenceNote, ...]) -> Table:
     table = Table(title="what inference did", title_justify="left")
     table.add_column("column")
     table.add_column("action")

@@ -86,6 +86,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     spec = spec_from_args(args)
+    if args.schema == "auto":
+        _show_inference(console, args.data, spec.config.privacy.enabled)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, transient=False,
@@ -96,6 +98,20 @@ def run(args: argparse.Namespace) -> int:
         report = run_experiment(spec, args.out, on_event)
     _print_summary(console, report, args.out)
     return 0 if report["run"]["status"] != "FAILED" else 1
+
+
+def _show_inference(console: Console, data: str, dp: bool) -> None:
+    """What ``--schema auto`` does with each column, and under DP that the inferred schema is outside the guarantee."""
+    from fedcore.cli.schema_cmd import notes_table
+    from fedcore.schema_inference import infer_schema_with_notes, inferred_schema_dp_warning
+    from fedcore.table import read_csv
+
+    inferred = infer_schema_with_notes(read_csv(data), name=Path(data).stem)
+    if inferred.notes:
+        console.print(notes_table(inferred.notes))
+    warning = inferred_schema_dp_warning("auto", dp)
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 def _progress_handler(progress: Progress, task, rounds: int):
