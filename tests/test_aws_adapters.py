@@ -3,6 +3,7 @@
 import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from fedcore.audit import AuditLog, verify_chain
@@ -55,6 +56,32 @@ def test_s3_blobs_are_create_only(aws):
     with pytest.raises(BlobNotFoundError):
         store.get("missing")
     assert "updates/r/0001/a" in store.presigned_get("updates/r/0001/a", 60)
+
+
+def test_s3_blobs_exists_answers_for_exactly_the_key(aws):
+    # Arrange: "a/b" is a prefix of keys that exist but is not a key itself; "c" exists beside "c/d", "c0"
+    store = S3BlobStore(_bucket())
+    for key in ("a/bc", "a/b/c", "c", "c/d", "c0"):
+        store.put_new(key, b"x")
+
+    # Act / Assert
+    assert store.exists("c") and store.exists("a/bc") and store.exists("a/b/c")
+    assert not store.exists("a/b")
+    assert not store.exists("a/")
+    assert not store.exists("missing")
+
+
+def test_s3_blobs_exists_only_lists_the_key_as_its_prefix():
+    """On S3 a HeadObject of a missing key answers 403 to a role whose ListBucket is limited by s3:prefix;
+    exists must need nothing but ListBucket with s3:prefix = the key."""
+    client = boto3.client("s3", region_name=REGION, aws_access_key_id="k", aws_secret_access_key="s")
+    store = S3BlobStore("hub", client=client)
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", {"Contents": [{"Key": "models/r/plans.jsonx"}]},
+                          {"Bucket": "hub", "Prefix": "models/r/plans.json", "MaxKeys": 1})
+
+        assert store.exists("models/r/plans.json") is False
+        stub.assert_no_pending_responses()  # any other call (head_object, get_object) fails the stub
 
 
 def test_kms_data_keys_are_bound_to_their_context(aws):

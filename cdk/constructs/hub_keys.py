@@ -14,6 +14,7 @@ AGGREGATOR_STATE = "runs/*/aggregator/*.sealed"  # FedAdam-style server state be
 GENERATED = "generated/*.csv"  # /generate results above the inline limit, fetched by presigned link
 
 TRAINER_READS = (CONFIG, SCHEMA, PLANS, PREPROCESSOR, MODEL)  # what a spoke's trainer reads of the hub's
+TRAINER_CHECKS = (PLANS,)  # what it checks for before reading (ListBucket with s3:prefix = the key)
 
 
 def own_update(spoke_id: str) -> str:

@@ -55,9 +55,10 @@ class HubStorage(Construct):
 
     # --- spokes (cross-account: the bucket and key policies must allow what the spoke's IAM allows) ---
     def admit_spoke(self, spoke: SpokeEndpoints) -> None:
-        """Let one spoke's job role read what a trainer reads (hub_keys.TRAINER_READS), write its own update
-        objects (updates/<run>/<round>/<spoke>, exactly that last segment, so no spoke can pre-write another's
-        create-only key), and seal only updates (kind=update) under its own id."""
+        """Let one spoke's job role read what a trainer reads (hub_keys.TRAINER_READS), check for what it checks
+        for (hub_keys.TRAINER_CHECKS), write its own update objects (updates/<run>/<round>/<spoke>, exactly that
+        last segment, so no spoke can pre-write another's create-only key), and seal only updates (kind=update)
+        under its own id."""
         sid = "".join(part.capitalize() for part in spoke.spoke_id.split("-"))
         principal = iam.AccountPrincipal(spoke.account)
         job_role = {"aws:PrincipalArn": spoke.job_role_arn}
@@ -67,9 +68,9 @@ class HubStorage(Construct):
             sid=f"ReadModels{sid}", principals=[principal], actions=["s3:GetObject"], resources=reads,
             conditions={"ArnEquals": job_role}))
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid=f"ListModels{sid}", principals=[principal], actions=["s3:ListBucket"],
+            sid=f"CheckModels{sid}", principals=[principal], actions=["s3:ListBucket"],
             resources=[self.bucket.bucket_arn],
-            conditions={"ArnEquals": job_role, "StringLike": {"s3:prefix": list(hub_keys.TRAINER_READS)}}))
+            conditions={"ArnEquals": job_role, "StringLike": {"s3:prefix": list(hub_keys.TRAINER_CHECKS)}}))
         self.bucket.add_to_resource_policy(iam.PolicyStatement(
             sid=f"WriteUpdates{sid}", principals=[principal], actions=["s3:PutObject"], resources=[updates],
             conditions={"ArnEquals": job_role}))
@@ -94,11 +95,11 @@ class HubStorage(Construct):
 
     # --- hub functions (same account: their IAM policy alone decides) -------------------------------
     def grant_read(self, grantee: iam.IGrantable, *keys: str) -> None:
-        """GetObject on `keys` (IAM patterns, e.g. "models/*/schema.json"), and ListBucket limited to them
-        so that reading a missing key answers 404, not 403."""
+        """GetObject on `keys` (IAM patterns, e.g. "models/*/schema.json"). A read of a missing key answers
+        403 (a 404 needs ListBucket on the whole bucket): a key that may be missing is checked first, see
+        grant_check."""
         objects = [self.bucket.arn_for_objects(key) for key in keys]
         self._add(grantee, iam.PolicyStatement(actions=["s3:GetObject"], resources=objects))
-        self.grant_list(grantee, *keys)
         self._add(grantee, self._via_s3(["kms:Decrypt"], objects))
         nag.acknowledge_wildcard_resources(grantee.grant_principal, objects, nag.Reason.OBJECT_PREFIX)
 
@@ -107,6 +108,10 @@ class HubStorage(Construct):
         self._add(grantee, iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": list(prefixes)}}))
+
+    def grant_check(self, grantee: iam.IGrantable, *keys: str) -> None:
+        """Check whether `keys` (IAM patterns) exist: S3BlobStore.exists lists with the key as its prefix."""
+        self.grant_list(grantee, *keys)
 
     def grant_write(self, grantee: iam.IGrantable, *keys: str) -> None:
         """PutObject on `keys` (IAM patterns); single-part puts need only GenerateDataKey from the key."""

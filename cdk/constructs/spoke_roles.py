@@ -21,7 +21,8 @@ from cdk.naming import Names
 def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, data_bucket: s3.IBucket,
                      data_key: str, spoke_key: kms.IKey) -> ManagedPolicyRole:
     """Reads its own data object and its own policy parameter; reads and writes its own ledger object;
-    reads the hub keys a trainer reads (hub_keys.TRAINER_READS); writes only updates/*/*/<spoke> (the exact
+    reads the hub keys a trainer reads (hub_keys.TRAINER_READS) and lists only the keys it checks for
+    (hub_keys.TRAINER_CHECKS, s3:prefix = the key); writes only updates/*/*/<spoke> (the exact
     last segment); seals with the hub key only under encryption context spoke=<spoke>, kind=update and
     opens only kind=model."""
     role = ManagedPolicyRole(scope, construct_id, role_name=names.job_role(spoke),
@@ -46,9 +47,9 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
     reads = [f"{names.hub_bucket_arn}/{key}" for key in hub_keys.TRAINER_READS]
     updates = f"{names.hub_bucket_arn}/{hub_keys.own_update(spoke.id)}"
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=reads))
-    role.add_to_principal_policy(iam.PolicyStatement(  # a missing plans.json must answer 404, not 403
+    role.add_to_principal_policy(iam.PolicyStatement(  # S3BlobStore.exists: a listing with the key as prefix
         actions=["s3:ListBucket"], resources=[names.hub_bucket_arn],
-        conditions={"StringLike": {"s3:prefix": list(hub_keys.TRAINER_READS)}}))
+        conditions={"StringLike": {"s3:prefix": list(hub_keys.TRAINER_CHECKS)}}))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[updates]))
 
     hub_key = [names.hub_key_arn_pattern]

@@ -26,6 +26,8 @@ def grant_round_loop(storage: HubStorage, tables: HubTables, functions: HubFunct
     setup_merge = functions.setup_merge.role
     storage.grant_read(setup_merge, SCHEMA, PLANS, PREPROCESSOR, UPDATES)
     storage.grant_write(setup_merge, PREPROCESSOR, MODEL, PLANS)
+    storage.grant_list(setup_merge, UPDATES)
+    storage.grant_check(setup_merge, PREPROCESSOR)  # merged by an earlier attempt?
     storage.grant_open(setup_merge, ["update"])
     storage.grant_seal(setup_merge, ["model"])
     tables.grant(setup_merge, "runs", (GET, PUT))
@@ -40,6 +42,8 @@ def grant_round_loop(storage: HubStorage, tables: HubTables, functions: HubFunct
     aggregate = functions.aggregate.role
     storage.grant_read(aggregate, SCHEMA, PREPROCESSOR, MODEL, AGGREGATOR_STATE, UPDATES)
     storage.grant_write(aggregate, MODEL, AGGREGATOR_STATE)
+    storage.grant_list(aggregate, UPDATES)
+    storage.grant_check(aggregate, MODEL, AGGREGATOR_STATE)  # aggregated by an earlier attempt? a server state?
     storage.grant_open(aggregate, ["update", "model"])
     storage.grant_seal(aggregate, ["model"])
     tables.grant(aggregate, "runs", (GET, QUERY, PUT))

@@ -36,13 +36,16 @@ class S3BlobStore:
             raise
 
     def exists(self, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self.bucket, Key=key)
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        """Whether exactly ``key`` exists, asked as a listing with ``key`` as the prefix.
+
+        Not HeadObject: S3 answers a HeadObject or GetObject of a missing key with 404 only to a caller
+        that may list the whole bucket (the request carries no s3:prefix, so a prefix-limited ListBucket
+        grant does not count) and with 403 otherwise. A listing needs only ListBucket with s3:prefix = key.
+        A general purpose bucket lists in UTF-8 binary order, where a key sorts before every key it is a
+        prefix of, so the first key listed is ``key`` itself if it exists (``a/b`` before ``a/b/c``, ``a/bc``).
+        """
+        listed = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        return bool(listed) and listed[0]["Key"] == key
 
     def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []

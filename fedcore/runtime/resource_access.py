@@ -47,9 +47,10 @@ class StepAccess:
     """What one step's code does with the hub's resources (and, for the trainer, its own account's)."""
 
     name: str
-    read: tuple[str, ...] = ()  # hub-bucket keys read (GetObject, HeadObject; ListBucket for a 404 on a miss)
+    read: tuple[str, ...] = ()  # hub-bucket keys read (GetObject; a missing key answers 403, see exists)
     write: tuple[str, ...] = ()  # hub-bucket keys written (PutObject, create-only)
     list: tuple[str, ...] = ()  # hub-bucket prefixes listed (ListObjectsV2, s3:prefix)
+    exists: tuple[str, ...] = ()  # hub-bucket keys that may be missing, checked (ListObjectsV2, s3:prefix = the key)
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # "runs"/"ledger"/"audit" -> actions
     seal: tuple[str, ...] = ()  # encryption-context kinds it seals with the hub key (GenerateDataKey)
     open: tuple[str, ...] = ()  # kinds it opens (Decrypt)
@@ -63,8 +64,8 @@ class StepAccess:
         object.__setattr__(self, "tables", MappingProxyType(dict(self.tables)))
 
     def allows(self, operation: str, key: str, spoke: str | None = None) -> bool:
-        """Whether ``operation`` ("read", "write" or "list") on hub-bucket ``key`` is declared."""
-        patterns = {"read": self.read, "write": self.write, "list": self.list}[operation]
+        """Whether ``operation`` ("read", "write", "list" or "exists") on hub-bucket ``key`` is declared."""
+        patterns = {"read": self.read, "write": self.write, "list": self.list, "exists": self.exists}[operation]
         return any(fnmatchcase(key, expand(p, spoke)) for p in patterns if spoke is not None or SPOKE not in p)
 
 
@@ -79,7 +80,7 @@ STEPS: Mapping[str, StepAccess] = MappingProxyType({step.name: step for step in 
     ),
     StepAccess(
         "setup_merge", read=(SCHEMA, PLANS, PREPROCESSOR, UPDATES), write=(PREPROCESSOR, MODEL, PLANS),
-        list=(UPDATES,), open=("update",), seal=("model",),
+        list=(UPDATES,), exists=(PREPROCESSOR,), open=("update",), seal=("model",),
         tables={"runs": (GET, PUT), "ledger": (GET, PUT), "audit": AUDIT_APPEND},  # ledger: charges releases
     ),
     StepAccess(
@@ -87,7 +88,8 @@ STEPS: Mapping[str, StepAccess] = MappingProxyType({step.name: step for step in 
     ),
     StepAccess(
         "aggregate", read=(SCHEMA, PREPROCESSOR, MODEL, AGGREGATOR_STATE, UPDATES),
-        write=(MODEL, AGGREGATOR_STATE), list=(UPDATES,), open=("update", "model"), seal=("model",),
+        write=(MODEL, AGGREGATOR_STATE), list=(UPDATES,), exists=(MODEL, AGGREGATOR_STATE),
+        open=("update", "model"), seal=("model",),
         tables={"runs": (GET, QUERY, PUT), "ledger": (GET, PUT), "audit": AUDIT_APPEND},
     ),
     StepAccess(
@@ -100,7 +102,7 @@ STEPS: Mapping[str, StepAccess] = MappingProxyType({step.name: step for step in 
         states=("states:StartExecution", "states:DescribeExecution", "states:StopExecution"),
     ),
     StepAccess(
-        "trainer", read=(CONFIG, SCHEMA, PLANS, PREPROCESSOR, MODEL), write=(OWN_UPDATE,),
+        "trainer", read=(CONFIG, SCHEMA, PLANS, PREPROCESSOR, MODEL), write=(OWN_UPDATE,), exists=(PLANS,),
         seal=("update",), open=("model",),
         spoke_read=(DATA_OBJECT, LOCAL_LEDGER), spoke_write=(LOCAL_LEDGER,), spoke_parameters=("ssm:GetParameter",),
     ),
@@ -142,7 +144,7 @@ class DeclaredBlobStore:
         return self._inner.get(key)
 
     def exists(self, key: str) -> bool:
-        self._check("read", key)
+        self._check("exists", key)
         return self._inner.exists(key)
 
     def list_keys(self, prefix: str) -> list[str]:

@@ -108,6 +108,8 @@ def test_hub_bucket_policy_denies_plain_http_and_scopes_each_spoke(synthesized, 
         assert granted == {*(("s3:GetObject", f"/{key}") for key in hub_keys.TRAINER_READS),
                            ("s3:PutObject", f"/updates/*/*/{spoke.spoke_id}")}
         assert all(key.startswith("models/") for key in hub_keys.TRAINER_READS)
+        listings = [s["Condition"] for s in mine if "s3:ListBucket" in q.as_list(s["Action"])]
+        assert [q.as_list(c["StringLike"]["s3:prefix"]) for c in listings] == [list(hub_keys.TRAINER_CHECKS)]
 
 
 def test_no_hospital_can_pre_write_the_update_key_of_a_hospital_whose_id_extends_its_own(synthesized, q):

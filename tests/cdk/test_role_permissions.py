@@ -5,6 +5,11 @@ sandbox cannot see a missing prefix, table action or encryption-context conditio
 resolves every role's policies from the templates, asks for each access the declaration lists (with the
 condition keys AWS would send: kms:ViaService, the S3 object ARN, the sealing context, s3:prefix) and
 then reads each granted statement back against the declaration, so an over-grant fails too.
+
+S3 decides whether a GetObject or HeadObject of a missing key answers 404 or 403 by asking for ListBucket
+with that request's context, which has no s3:prefix: a prefix-limited ListBucket grant never turns a miss
+into a 404. So a key that may be missing is declared under ``exists`` (S3BlobStore.exists lists it as a
+prefix) and its request here is ListBucket with s3:prefix = the key; a read asks for no ListBucket at all.
 """
 
 from __future__ import annotations
@@ -55,8 +60,10 @@ def hub_requests(step: StepAccess, role: Deployed, state_machine: str) -> list[R
         arn = role.object_arn(pattern)
         requests.append(Request.of("s3:GetObject", arn))
         requests.append(Request.of("kms:Decrypt", role.key_arn, **via_s3, **{"kms:EncryptionContext:aws:s3:arn": arn}))
-    for pattern in (*step.read, *step.list):  # a read of a missing key answers 404 only with ListBucket
+    for pattern in (*step.list, *step.exists):
         requests.append(Request.of("s3:ListBucket", role.bucket_arn, **{"s3:prefix": _key(pattern, role.spoke)}))
+    if role.whole_bucket_listable and step.read:  # a read that may miss: 404 needs ListBucket without s3:prefix
+        requests.append(Request.of("s3:ListBucket", role.bucket_arn))
     for pattern in step.write:
         arn = role.object_arn(pattern)
         requests.append(Request.of("s3:PutObject", arn))
@@ -109,7 +116,7 @@ def _explained(step, role, action, resource, conditions, hub_objects) -> bool:
         if resource == role.bucket_arn and not prefixes and role.whole_bucket_listable:
             return bool(step.read)
         return resource == role.bucket_arn and bool(prefixes) and all(
-            any(contained(p, d) for d in (*step.read, *step.list)) for p in prefixes)
+            any(contained(p, d) for d in (*step.list, *step.exists)) for p in prefixes)
     if action.startswith("dynamodb:"):
         return any(resource == arn and action in step.tables.get(t, ()) for t, arn in role.tables.items())
     if action.startswith("states:"):
