@@ -9,7 +9,6 @@ anything leaves, and writes its sealed release create-only, so a retried job nev
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from fedcore.runtime.ports import BlobExistsError, BlobNotFoundError, BlobStore
 from fedcore.runtime.run_state import read_encoder, read_run_config, read_schema
 from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.sealing import KeyProvider, open_model
-from fedcore.table import TableError, conform_table
+from fedcore.table import TableError, conform_table, read_csv_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +56,10 @@ class TrainerSettings:
 
 
 def parse_table(data: bytes, schema) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(data))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise BadSpokeDataError(f"the hospital's data is not a readable CSV: {exc}") from exc
+    try:  # the same reader as simulate and schema infer: a repeated header is an error, not age.1
+        frame = read_csv_bytes(data, "the hospital's data")
+    except TableError as exc:
+        raise BadSpokeDataError(str(exc)) from exc
     try:
         frame = conform_table(frame, schema)
     except TableError as exc:

@@ -14,6 +14,7 @@ from fedcore.runtime.init_run import RunConflictError, init_run
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.privacy import StepRecord
 from fedcore.runtime.spoke_policy import SpokePolicy
+from fedcore.privacy import UnknownSpokeError
 from fedcore.runtime.trainer import BadSpokeDataError, TrainerSettings, run_trainer
 
 TINY = {"rounds": 2, "epochs_per_round": 1, "batch_size": 128,
@@ -144,6 +145,13 @@ def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
     with pytest.raises(BadSpokeDataError, match="schema"):
         run_trainer(TrainerSettings("r1", 0, "s0", "stats"), services.blobs, b"a,b\n1,2\n", services.keys,
                     local["s0"], POLICY)
+    repeated = data["s0"].replace(b"age", b"wtkg", 1)  # a header naming one column twice
+    with pytest.raises(BadSpokeDataError, match="repeats column name"):
+        run_trainer(TrainerSettings("r1", 0, "s0", "stats"), services.blobs, repeated, services.keys,
+                    local["s0"], POLICY)
+    assert not services.blobs.list_keys("updates/")  # nothing sent
+    with pytest.raises(UnknownSpokeError):  # and nothing charged: the local account was never opened
+        local["s0"].spent("s0")
     from fedcore.federation.spoke import LocalCapExceededError
 
     with pytest.raises(LocalCapExceededError):
