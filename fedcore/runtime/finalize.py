@@ -9,7 +9,7 @@ from fedcore.families import family_of
 from fedcore.privacy.accountant import compute_epsilon
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
-from fedcore.runtime.run_state import load_run, run_config
+from fedcore.runtime.run_state import load_run, run_config, spoke_plans
 
 FINAL_STATUSES = ("COMPLETED", "BUDGET_EXHAUSTED", "QUORUM_LOST", "FAILED")
 
@@ -24,7 +24,7 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     cfg = run_config(run)
     rounds = services.runs.list_rounds(run_id)
     last_round = max((m["round"] for m in rounds), default=0)
-    epsilon = {s: run_epsilon(services, run_id, s, cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
+    epsilon = {s: run_epsilon(services, run_id, run, s, cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
     version = None
     if status != "FAILED" and family_of(cfg).can_publish(cfg, last_round):
         sealed = services.blobs.get(layout.model_key(run_id, last_round))
@@ -51,7 +51,20 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     return {"run_id": run_id, "status": status, "rounds_completed": last_round, "model_version": version}
 
 
-def run_epsilon(services: HubServices, run_id: str, spoke: str, cfg) -> float:
-    """This run's own spend for a hospital, setup included, whatever budget periods it crossed."""
-    records = [r for charge in services.ledger.history(spoke) if charge.run == run_id for r in charge.records]
+def run_epsilon(services: HubServices, run_id: str, run: dict, spoke: str, cfg) -> float:
+    """This run's own spend for a hospital, setup included, whatever budget periods it crossed.
+
+    Composed from what each charged round cost: the hub charges exactly the planned mechanisms
+    (DESIGN.md section 3), and ``charged`` still sees rounds the ledger coalesced with other runs,
+    whose records are no longer separable.
+    """
+    family = family_of(cfg)
+    plan = spoke_plans(run).get(spoke)
+    records = []
+    for round_ in range(family.total_rounds(cfg) + 1):
+        if not services.ledger.charged(spoke, run_id, round_):
+            continue
+        if round_ > 0 and plan is None:
+            raise ValueError(f"{spoke} was charged for round {round_} of {run_id} without a plan")
+        records += family.setup_mechanisms(cfg) if round_ == 0 else plan.mechanisms(round_)
     return compute_epsilon(records, cfg.privacy.delta, cfg.privacy.accountant)

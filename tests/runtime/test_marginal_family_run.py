@@ -7,7 +7,9 @@ from fedcore.partition import partition_dirichlet
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.run_config import RunConfig
 from fedcore.runtime.driver import LocalHospital, drive_run
+from fedcore.runtime.finalize import run_epsilon
 from fedcore.runtime.generate import find_model_version, generate_from_version
+from fedcore.runtime.run_state import load_run, run_config
 from fedcore.runtime.spoke_policy import SpokePolicy
 
 MARGINAL = {"rounds": 1, "model": {"family": "marginal", "marginal": {"fit_iterations": 200}}}
@@ -29,6 +31,11 @@ def test_a_marginal_run_selects_measures_publishes_and_lands_on_the_target(servi
     for spoke in data:  # setup + select + measure compose to the target (never above)
         assert record["epsilon"][spoke] == pytest.approx(3.0, abs=0.01) and record["epsilon"][spoke] <= 3.0 + 1e-9
         assert [len(c.records) for c in services.ledger.history(spoke)] == [1, 1, 1]
+    run = load_run(services, "m1")
+    for spoke in data:  # the ledger coalesces finished runs when an account grows: the run's epsilon survives it
+        services.ledger.coalesce(spoke, ["m1"])
+        assert services.ledger.history(spoke) == ()
+        assert run_epsilon(services, "m1", run, spoke, run_config(run)) == pytest.approx(record["epsilon"][spoke])
     rows = generate_from_version(services, record, 200, {}, seed=1, conditions={"arms": 2})
     assert len(rows) == 200 and set(rows["arms"]) == {2}  # conditions hold exactly
     assert list(rows.columns) == schema.names
