@@ -39,6 +39,9 @@ def register(commands) -> None:
     p.add_argument("--noise-multiplier", type=float, help="fixed DP-SGD noise multiplier instead of planning one")
     p.add_argument("--delta", type=float, default=PrivacySettings().delta)
     p.add_argument("--accountant", choices=("rdp", "prv"), default="rdp")
+    p.add_argument("--measurement-share", type=float, default=PrivacySettings().measurement_share,
+                   help="hybrid family: share of the target for the marginal releases, the rest for DP-SGD "
+                        "fine-tuning; 1 = publish the pretrained model (default %(default)s)")
     p.add_argument("--strategy", choices=AGGREGATION_STRATEGIES, default="fedavg")
     p.add_argument("--quorum", type=int, default=defaults.quorum)
     p.add_argument("--epochs-per-round", type=int,
@@ -63,6 +66,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         delta=args.delta,
         accountant=args.accountant,
         noise_multiplier=args.noise_multiplier,
+        measurement_share=args.measurement_share,
     )
     strategy_params = {"proximal_mu": 0.01} if args.strategy == "fedprox" else {}
     training = {key: getattr(args, key) for key in ("rounds", "batch_size", "epochs_per_round")
