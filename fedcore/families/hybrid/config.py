@@ -14,6 +14,6 @@ class PretrainConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rows: int = Field(10_000, ge=100, le=1_000_000)  # rows sampled from the marginal model
-    epochs: int = Field(30, ge=1, le=1000)  # passes over them, without DP
+    rows: int = Field(5_000, ge=100, le=1_000_000)  # rows sampled from the marginal model
+    epochs: int = Field(20, ge=1, le=1000)  # passes over them, without DP (10,000 x 30 took minutes here)
     batch_size: int = Field(256, ge=8, le=65_536)
