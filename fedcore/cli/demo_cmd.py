@@ -79,8 +79,9 @@ def _server(args: argparse.Namespace, console: Console, progress: Progress):
         os.environ.update(sandbox.api_environment())  # the API function's settings, against the emulator
         console.print(f"run {run_id} finished; serving the research API on port {args.port} (Ctrl-C to stop)")
         try:
-            serve_local(sandbox.hub_services(), state_machine_arn=sandbox.hub.state_machine_arn, port=args.port,
-                        sfn_client=sandbox.hub_client("stepfunctions"), spokes=sandbox.spoke_ids)
+            # the API function's adapters under its own role, as deployed (not the sandbox's administrator)
+            serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=args.port,
+                        spokes=sandbox.spoke_ids)
         except KeyboardInterrupt:
             pass
     return serve

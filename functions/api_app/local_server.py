@@ -80,12 +80,23 @@ def local_tokens() -> dict[str, dict]:
     }
 
 
-def serve_local(services: HubServices, state_machine_arn: str, port: int, sfn_client=None, *,
+def serve_local(services: HubServices | None, state_machine_arn: str, port: int, sfn_client=None, *,
                 spokes: list[str] | None = None, host: str = LOCAL_HOST) -> None:
-    """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs."""
+    """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs.
+
+    ``services`` None: the API function's own adapters from the environment (its tables, bucket, key and
+    role credentials), as the deployed function builds them; the sandbox's ``demo --serve`` does this.
+    """
     import uvicorn  # the Lambda image never needs it
 
     refuse_if_deployed(host)
+    if services is None:
+        import boto3
+
+        from functions.hub_services import hub_services
+
+        boto3.setup_default_session()  # credentials as the environment now says (an earlier session caches its own)
+        services = hub_services("api")
     tokens = local_tokens()
     env = os.environ  # the sandbox sets the hub functions' DELTA, ROUNDS and QUORUM; follow them when present
     defaults = DeploymentDefaults.from_env({"DELTA": str(DEFAULT_DELTA), **env})

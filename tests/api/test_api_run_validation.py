@@ -6,6 +6,7 @@ import json
 
 import pytest
 from apigw import ADMIN, Gateway
+from conftest import api_settings  # at module level: in a whole-suite run a later `conftest` is another folder's
 
 from fedcore.aggregation import AGGREGATOR_NAMES
 
@@ -66,8 +67,6 @@ def test_krum_parameters_arrive_typed_and_every_registry_strategy_can_be_chosen(
 def test_the_api_applies_the_deployment_defaults_exactly_as_init_run_does(sfn):
     # Arrange: one deployment's defaults, seen by the API (settings) and by InitRun (DeploymentDefaults)
     import os
-
-    from conftest import api_settings
 
     from fedcore.audit import AuditLog, InMemoryAuditStore
     from fedcore.deployment_defaults import DeploymentDefaults

@@ -59,3 +59,32 @@ def test_the_budget_gate_stops_a_marginal_run_before_a_hospitals_limit(sandbox):
     for spoke in ("hosp-a", "hosp-b"):
         assert charged_rounds(services.ledger, spoke, "marginal-2") == [0, 1]
     assert not any(r.job_name.startswith("train-r2-") for r in sandbox.batch.runs if r.run_id == "marginal-2")
+
+
+def test_demo_serve_answers_researchers_under_the_api_functions_own_role(sandbox, monkeypatch, capsys):
+    import re
+
+    import boto3
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from functions.api_app.local_server import serve_local
+
+    if not sandbox.hub_services().runs.list_model_versions():
+        run(sandbox, "marginal-3", MARGINAL_RUN)
+    for name, value in sandbox.api_environment().items():  # what `demo --serve` sets before serving
+        monkeypatch.setenv(name, value)
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: served.update(app=app))
+    try:
+        serve_local(None, sandbox.hub.state_machine_arn, 8765, spokes=sandbox.spoke_ids)
+        researcher = re.search(r"researcher token:\s+(\S+)", capsys.readouterr().out).group(1)
+        client = TestClient(served["app"])
+        headers = {"Authorization": f"Bearer {researcher}"}
+        models = client.get("/models", headers=headers)
+        assert models.status_code == 200 and models.json()["models"], models.text
+        rows = client.post("/generate", headers=headers, json={"rows": 20, "seed": 1})
+        assert rows.status_code == 200 and rows.json()["rows"] == 20, rows.text
+    finally:
+        monkeypatch.undo()
+        boto3.setup_default_session()  # later tests get the environment's own credentials again
