@@ -19,8 +19,10 @@ def _hospitals(data, cap=3.0):
             for s, table in data.items()]
 
 
-@pytest.mark.parametrize("accountant", ["rdp", "prv"])
-@pytest.mark.parametrize("share", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("accountant,share", [
+    ("rdp", 0.3), ("rdp", 0.5), ("rdp", 0.8), ("prv", 0.5),
+    pytest.param("prv", 0.3, marks=pytest.mark.slow), pytest.param("prv", 0.8, marks=pytest.mark.slow),
+])  # PRV planning takes ~15 s a case here
 def test_marginal_releases_and_dp_sgd_compose_to_the_target(accountant, share):
     config = RunConfig(rounds=4, privacy={"target_epsilon": 3.0, "accountant": accountant,
                                           "measurement_share": share}, model={"family": "hybrid"})
