@@ -34,8 +34,38 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     p.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke test")
     p.set_defaults(handler=run)
-    targets = p.add_subparsers(dest="bench_target", metavar="[quality]")
+    targets = p.add_subparsers(dest="bench_target", metavar="[quality|imports]")
     _register_quality(targets)
+    _register_imports(targets)
+
+
+def _register_imports(targets) -> None:
+    i = targets.add_parser(
+        "imports", help="cold-start import time of each hub Lambda handler beside `import torch`",
+        description="Imports each hub handler in a fresh interpreter, alternated with a plain `import torch`, "
+        "and prints the median seconds, the ratio to torch and whether the handler loaded torch.")
+    i.add_argument("--repeats", type=int, default=3, help="alternations per handler (default %(default)s)")
+    i.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
+    i.set_defaults(handler=run_imports)
+
+
+def run_imports(args: argparse.Namespace) -> int:
+    from fedcore.bench_imports import run_import_bench
+
+    results = run_import_bench(repeats=max(1, args.repeats))
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="hub handler imports (fresh interpreter, median)")
+    for column in ("module", "seconds", "ratio to import torch", "loads torch"):
+        table.add_column(column, justify="left" if column == "module" else "right")
+    for name, row in results.items():
+        table.add_row(name, f"{row['seconds']:.2f}", f"{row['ratio_to_torch']:.2f}", "yes" if row["loads_torch"] else "no")
+    Console().print(table)
+    return 0
 
 
 def _register_quality(targets) -> None:

@@ -32,7 +32,7 @@ from fedcore.sandbox.batch_runtime import BatchRuntime, JobHook
 from fedcore.sandbox.emulator import Emulator
 from fedcore.sandbox.lambda_runtime import InvokeHook, LambdaRuntime
 from fedcore.sandbox.provision import Deployment, provision
-from fedcore.sandbox.synth import synthesized_app
+from fedcore.sandbox.cloudformation_templates import synthesized_app
 
 logger = logging.getLogger(__name__)
 

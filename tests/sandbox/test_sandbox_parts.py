@@ -17,7 +17,7 @@ from fedcore.sandbox import moto_dispatch
 from fedcore.runtime.spoke_policy import SpokePolicy, SpokePolicyError, policy_parameter_name
 from fedcore.sandbox.cfn import Resolver, UnresolvedError
 from fedcore.sandbox.progress import snapshot
-from fedcore.sandbox.synth import cdk_context
+from fedcore.sandbox.cloudformation_templates import cdk_context
 from fedcore.sandbox.timings import round_timings
 
 SANDBOX = pathlib.Path(__file__).resolve().parents[2] / "fedcore" / "sandbox"
