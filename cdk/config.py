@@ -101,7 +101,7 @@ class BatchSettings:
 
 
 @dataclass(frozen=True)
-class ApiSettings:
+class ApiGatewaySettings:
     """Edge protection of the research API."""
 
     throttle_rate: float  # steady-state requests per second for the stage
@@ -148,7 +148,7 @@ class EnvironmentConfig:
     spokes: tuple[Spoke, ...]
     training: Training
     batch: BatchSettings
-    api: ApiSettings
+    api: ApiGatewaySettings
     operations: Operations
 
     def __post_init__(self) -> None:
@@ -228,7 +228,7 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
     hub = _section(raw, "hub", where, {"account", "region"})
     training = _section(raw, "training", where, {"rounds", "quorum", "default_epsilon", "delta"})
     batch = _section(raw, "batch", where, {f.name for f in BatchSettings.__dataclass_fields__.values()})
-    api = _section(raw, "api", where, {f.name for f in ApiSettings.__dataclass_fields__.values()})
+    api = _section(raw, "api", where, {f.name for f in ApiGatewaySettings.__dataclass_fields__.values()})
     ops = _section(raw, "operations", where, {f.name for f in Operations.__dataclass_fields__.values()})
     training_settings = Training(  # first: the spokes' defaults come from it
         rounds=_take(training, f"{where}.training", "rounds", int),
@@ -271,7 +271,7 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
         spokes=tuple(spokes),
         training=training_settings,
         batch=BatchSettings(instance_types=tuple(str(t) for t in instance_types), **batch_values),
-        api=ApiSettings(**fields(api, f"{where}.api", {
+        api=ApiGatewaySettings(**fields(api, f"{where}.api", {
             "throttle_rate": float, "throttle_burst": int, "waf_rate_limit": int, "reserved_concurrency": int})),
         operations=Operations(**fields(ops, f"{where}.operations", {
             "alarm_email": str, "log_retention_days": int, "update_retention_days": int,
