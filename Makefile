@@ -26,7 +26,7 @@ test: $(VENV)
 	$(PY) -m pytest -q
 
 test-quick: $(VENV)
-	$(PY) -m pytest -q -m "not slow and not cdk"
+	$(PY) -m pytest -q -m "not slow and not cdk" -n 2  # two workers (pytest-xdist): under 2 minutes on 2 cores
 
 CDK_ENV ?= dev
 

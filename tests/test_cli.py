@@ -56,6 +56,7 @@ def test_schema_infer_writes_a_loadable_schema(tmp_path):
     assert schema.target == "cens" and len(schema.columns) == 25
 
 
+@pytest.mark.slow  # a subprocess that trains and samples (about 6 s alone, more under load)
 def test_bench_quick_prints_one_json_object():
     result = subprocess.run([sys.executable, "-m", "fedcore", "bench", "--json", "--quick"],
                             capture_output=True, text=True, timeout=600, check=True)

@@ -77,6 +77,7 @@ def test_a_retry_after_coalescing_is_a_replay_and_a_different_record_is_a_confli
     assert store.get_account("a")["version"] == version + 1  # only the new round was written
 
 
+@pytest.mark.slow  # thousands of charges through the accountant (about 8 s)
 def test_the_item_stays_bounded_over_thousands_of_charges():
     # Arrange: 800 runs of 3 releases each; kept per charge that is over 400 KB, DynamoDB's item limit
     store = InMemoryLedgerStore()

@@ -20,7 +20,7 @@ def _hospitals(data, cap=3.0):
 
 
 @pytest.mark.parametrize("accountant,share", [
-    ("rdp", 0.3), ("rdp", 0.5), ("rdp", 0.8), ("prv", 0.5),
+    ("rdp", 0.3), ("rdp", 0.5), ("rdp", 0.8), pytest.param("prv", 0.5, marks=pytest.mark.slow),
     pytest.param("prv", 0.3, marks=pytest.mark.slow), pytest.param("prv", 0.8, marks=pytest.mark.slow),
 ])  # PRV planning takes ~15 s a case here
 def test_marginal_releases_and_dp_sgd_compose_to_the_target(accountant, share):

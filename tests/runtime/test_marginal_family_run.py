@@ -20,6 +20,7 @@ def _hospitals(data, cap=3.0):
             for s, table in data.items()]
 
 
+@pytest.mark.slow  # a whole run with a private-pgm fit (about 15 s)
 def test_a_marginal_run_selects_measures_publishes_and_lands_on_the_target(services, actg_parts):
     schema, data = actg_parts
     final = drive_run(services, "m1", MARGINAL, schema, _hospitals(data), 3.0, seed=0)
