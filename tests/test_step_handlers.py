@@ -1,0 +1,114 @@
+"""The hub's step handlers as Lambda invokes them, fast: moto AWS, the deployment's environment.
+
+The whole round loop through these handlers runs in tests/sandbox (slow); here each handler's
+wiring (environment, step-scoped adapters, deployment defaults, powertools) is checked in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "eu-west-1"
+SPOKES = [{"spoke_id": "hosp-a"}, {"spoke_id": "hosp-b"}]
+
+
+class Context:
+    function_name = "fedsynth-test-step"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:fedsynth-test-step"
+    memory_limit_in_mb = 1024
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/fedsynth-test-step"
+    log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _table(client, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")
+
+
+@pytest.fixture
+def deployment(monkeypatch):
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_METRICS_NAMESPACE": "test"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.setup_default_session()
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket="hub", CreateBucketConfiguration={"LocationConstraint": REGION})
+        key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+        dynamo = boto3.client("dynamodb", region_name=REGION)
+        for table in ("runs", "ledger", "audit"):
+            _table(dynamo, table)
+        for name, value in {"HUB_BUCKET": "hub", "HUB_KMS_KEY_ID": key, "RUNS_TABLE": "runs",
+                            "LEDGER_TABLE": "ledger", "AUDIT_TABLE": "audit", "SPOKES": json.dumps(SPOKES),
+                            "DEFAULT_EPSILON": "5.0", "DELTA": "1e-05", "ROUNDS": "4", "QUORUM": "2"}.items():
+            monkeypatch.setenv(name, value)
+        yield
+    boto3.setup_default_session()
+
+
+def _services(step: str):
+    from functions.hub_services import hub_services
+
+    return hub_services(step)
+
+
+def test_init_run_applies_the_deployment_defaults_and_publishes_config_and_schema(deployment):
+    from functions import init_run
+
+    answer = init_run.handler({"run_id": "r1", "config": {"schema": "actg175", "model": {"family": "marginal"}}},
+                              Context())
+    assert answer["run_id"] == "r1" and [s["spoke_id"] for s in answer["spokes"]] == ["hosp-a", "hosp-b"]
+    record = _services("api").runs.get_run("r1")
+    assert record["config"]["privacy"]["delta"] == 1e-5 and record["config"]["quorum"] == 2
+    s3 = boto3.client("s3", region_name=REGION)
+    assert {o["Key"] for o in s3.list_objects_v2(Bucket="hub")["Contents"]} == {
+        "models/r1/config.json", "models/r1/schema.json"}
+    assert _services("budget_gate").ledger.limit("hosp-a") == 5.0  # the deployment's default limit
+
+
+def test_init_run_refuses_a_bad_run_before_writing_anything(deployment):
+    from functions import init_run
+
+    with pytest.raises(ValueError, match="hidden_dim"):
+        init_run.handler({"run_id": "bad", "config": {"schema": "actg175",
+                                                      "model": {"family": "diffusion", "hidden_dim": 10**9}}},
+                         Context())
+    assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="hub")
+    dynamo = boto3.client("dynamodb", region_name=REGION)
+    assert [dynamo.scan(TableName=t)["Count"] for t in ("runs", "ledger", "audit")] == [0, 0, 0]
+
+
+def test_budget_gate_admits_the_spokes_and_finalize_records_a_failed_run(deployment):
+    from functions import budget_gate, finalize, init_run
+
+    init_run.handler({"run_id": "r2", "config": {"schema": "actg175"}}, Context())
+    gate = budget_gate.handler({"run_id": "r2", "round": 0, "spokes": SPOKES}, Context())
+    assert [s["spoke_id"] for s in gate["eligible_spokes"]] == ["hosp-a", "hosp-b"] and gate["quorum_met"]
+    done = finalize.handler({"run_id": "r2", "status": "FAILED", "detail": {"Error": "States.Timeout"}}, Context())
+    assert done == {"run_id": "r2", "status": "FAILED", "rounds_completed": 0, "model_version": None}
+    record = _services("api").runs.get_run("r2")
+    assert record["status"] == "FAILED" and "States.Timeout" in record["error"]
+    actions = [e.action for e in _services("api").audit.entries()]
+    assert actions[0] == "run.started" and actions[-1] == "run.finished" and "budget.gate" in actions
+
+
+def test_setup_merge_and_aggregate_of_an_unknown_run_fail_clearly(deployment):
+    from functions import aggregate, setup_merge
+
+    with pytest.raises(Exception, match="nope"):
+        setup_merge.handler({"run_id": "nope", "reports": []}, Context())
+    with pytest.raises(Exception, match="nope"):
+        aggregate.handler({"run_id": "nope", "round": 1, "results": []}, Context())
