@@ -12,7 +12,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HANDLERS = ("init_run", "budget_gate", "setup_merge", "aggregate", "finalize", "api")
@@ -34,13 +33,12 @@ _PROBE = "import sys, time; t = time.perf_counter(); import {module}; " \
 
 def time_import(module: str, cwd: Path, env: dict[str, str]) -> tuple[float, bool]:
     """(seconds to import ``module`` in a fresh interpreter, whether torch got loaded)."""
-    started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PROBE.format(module=module)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"importing {module} failed: {done.stderr.strip().splitlines()[-1:]}")
     seconds, torch_loaded = done.stdout.split()
-    return float(seconds) if seconds else time.perf_counter() - started, torch_loaded == "True"
+    return float(seconds), torch_loaded == "True"
 
 
 def run_import_bench(repeats: int = 3, handlers: tuple[str, ...] = HANDLERS) -> dict:

@@ -62,8 +62,10 @@ def batch_schedule(config: RunConfig, rows: int) -> tuple[int, float, int]:
     return batch, 1.0 / batches_per_epoch, batches_per_epoch * config.epochs_per_round
 
 
-def plan_spoke(config: RunConfig, rows: int) -> SpokePrivacyPlan:
-    """Plan a hospital's training noise given its rows and the setup release already made."""
+def plan_spoke(config: RunConfig, rows: int, prior_history: tuple[StepRecord, ...] | None = None,
+               ) -> SpokePrivacyPlan:
+    """Plan a hospital's training noise given its rows and the releases made before training
+    (``prior_history``; default: the setup release alone)."""
     if rows < 2:
         raise ValueError(f"a hospital needs at least 2 rows to train, not {rows}")
     privacy = config.privacy
@@ -77,7 +79,7 @@ def plan_spoke(config: RunConfig, rows: int) -> SpokePrivacyPlan:
             steps=steps * config.rounds,
             delta=privacy.delta,
             accountant=privacy.accountant,
-            prior_history=(setup_record(config),),
+            prior_history=(setup_record(config),) if prior_history is None else tuple(prior_history),
         )
     return SpokePrivacyPlan(rows, batch, sample_rate, steps, sigma, privacy.max_grad_norm)
 

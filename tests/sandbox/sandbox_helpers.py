@@ -7,6 +7,8 @@ several runs fit within every hospital's budget in one sandbox.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from fedcore.datasets import load_actg175
@@ -32,6 +34,18 @@ def run(sandbox, run_id: str, config: dict):
     """Start ``run_id`` and wait for it; return (execution result, hub services)."""
     execution = sandbox.start_run(run_id, config)
     return sandbox.wait(execution, timeout=RUN_TIMEOUT), sandbox.hub_services()
+
+
+@contextlib.contextmanager
+def limits_restored(sandbox) -> Iterator:
+    """The hub ledger, with every hospital's limit put back afterwards (the module's sandbox is shared)."""
+    ledger = sandbox.hub_services().ledger
+    limits = {s: ledger.limit(s) for s in sandbox.spoke_ids}
+    try:
+        yield ledger
+    finally:
+        for spoke, limit in limits.items():
+            ledger.set_limit(spoke, limit)
 
 
 def audit(services, action: str | None = None, run_id: str | None = None) -> list:

@@ -9,7 +9,7 @@ from fedcore.families import get_family
 from fedcore.privacy import compute_epsilon
 from fedcore.run_config import RunConfig
 from fedcore.runtime.generate import find_model_version, generate_from_version
-from sandbox_helpers import audit, charged_rounds, run
+from sandbox_helpers import audit, charged_rounds, limits_restored, run
 
 pytestmark = pytest.mark.slow
 
@@ -35,20 +35,15 @@ def test_a_marginal_run_on_the_state_machine_selects_measures_publishes_and_land
 
 
 def test_the_budget_gate_stops_a_marginal_run_before_a_hospitals_limit(sandbox):
-    ledger = sandbox.hub_services().ledger
-    limits = {s: ledger.limit(s) for s in sandbox.spoke_ids}
     setup, select, _ = get_family("marginal").release_mechanisms(
         RunConfig.model_validate({k: v for k, v in MARGINAL_RUN.items() if k != "schema"}))
-    try:  # a and b can afford the setup and the selection, not the measurement
+    with limits_restored(sandbox) as ledger:  # a and b can afford the setup and the selection, not the measurement
         for spoke in ("hosp-a", "hosp-b"):
             earlier = [r for charge in ledger.history(spoke) for r in charge.records]
             ledger.set_limit(spoke, compute_epsilon(earlier + [setup, select], 1e-5) + 1e-6)
         result, services = run(sandbox, "marginal-2", MARGINAL_RUN)
         spent = {s: services.ledger.spent(s) for s in sandbox.spoke_ids}
         capped = {s: services.ledger.limit(s) for s in sandbox.spoke_ids}
-    finally:
-        for spoke, limit in limits.items():
-            ledger.set_limit(spoke, limit)
 
     assert result.status == "SUCCEEDED"
     record = services.runs.get_run("marginal-2")

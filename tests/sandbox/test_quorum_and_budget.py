@@ -15,7 +15,7 @@ from fedcore.runtime import layout
 from fedcore.runtime.run_state import read_preprocessor
 from fedcore.sealing import open_model
 from fedcore.synthesize import generate_synthetic
-from sandbox_helpers import audit, charged_rounds, round_metrics, run, tiny_config, update_key
+from sandbox_helpers import audit, charged_rounds, limits_restored, round_metrics, run, tiny_config, update_key
 
 pytestmark = pytest.mark.slow
 
@@ -50,23 +50,17 @@ def test_fewer_reporting_spokes_than_the_quorum_fail_the_run_and_keep_the_last_g
 
 def test_spent_budgets_drop_hospitals_before_training_and_end_the_run_when_quorum_is_out_of_reach(sandbox):
     # Arrange: an administrator caps a at what it has spent before round 2, and b before round 3
-    ledger = sandbox.hub_services().ledger
-    limits = {s: ledger.limit(s) for s in sandbox.spoke_ids}
+    with limits_restored(sandbox) as ledger:
+        def cap_at_spent(function: str, event: dict):
+            spoke = {2: "hosp-a", 3: "hosp-b"}.get(event.get("round")) if function == "budget_gate" else None
+            if spoke:
+                ledger.set_limit(spoke, ledger.spent(spoke))
+        sandbox.add_invoke_hook(cap_at_spent)
 
-    def cap_at_spent(function: str, event: dict):
-        spoke = {2: "hosp-a", 3: "hosp-b"}.get(event.get("round")) if function == "budget_gate" else None
-        if spoke:
-            ledger.set_limit(spoke, ledger.spent(spoke))
-    sandbox.add_invoke_hook(cap_at_spent)
-
-    # Act
-    try:
+        # Act
         result, services = run(sandbox, "budget-1", tiny_config(rounds=3))
         spent = {s: services.ledger.spent(s) for s in sandbox.spoke_ids}
         capped = {s: services.ledger.limit(s) for s in sandbox.spoke_ids}
-    finally:
-        for spoke, limit in limits.items():
-            ledger.set_limit(spoke, limit)
 
     # Assert: a clean end after two rounds
     assert result.status == "SUCCEEDED"

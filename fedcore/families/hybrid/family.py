@@ -20,8 +20,7 @@ from fedcore.families.diffusion import DiffusionFamily
 from fedcore.families.diffusion.family import public_training
 from fedcore.families.hybrid.config import PretrainConfig
 from fedcore.families.marginal import MarginalFamily
-from fedcore.federation.privacy_plan import SpokePrivacyPlan, batch_schedule
-from fedcore.privacy.planner import plan_noise_multiplier
+from fedcore.federation.privacy_plan import plan_spoke
 
 MARGINAL_KINDS = ("select", "measure")
 
@@ -53,7 +52,7 @@ class HybridFamily(ModelFamily):
         marginal = tuple((m,) for m in self.marginal_mechanisms(config))
         if training_rounds == 0:
             return SpokePlan(rows, marginal)
-        training = _dp_training(config, rows, [m for ms in marginal for m in ms])
+        training = plan_spoke(config, rows, prior_history=tuple(m for ms in marginal for m in ms))
         return SpokePlan(rows, marginal + ((training.round_record,),) * training_rounds, training.to_dict())
 
     def build_setup(self, config, schema, merged_stats):
@@ -106,14 +105,3 @@ class HybridFamily(ModelFamily):
     def _part(self, kind: str) -> ModelFamily:
         return self.marginal if kind in MARGINAL_KINDS else self.diffusion
 
-
-def _dp_training(config, rows: int, marginal_records) -> SpokePrivacyPlan:
-    """DP-SGD for the training rounds, with the noise that lands the whole run on the target."""
-    if rows < 2:
-        raise ValueError(f"a hospital needs at least 2 rows to train, not {rows}")
-    privacy = config.privacy
-    batch, sample_rate, steps = batch_schedule(config, rows)
-    sigma = privacy.noise_multiplier or plan_noise_multiplier(
-        target_epsilon=privacy.target_epsilon, sample_rate=sample_rate, steps=steps * config.rounds,
-        delta=privacy.delta, accountant=privacy.accountant, prior_history=tuple(marginal_records))
-    return SpokePrivacyPlan(rows, batch, sample_rate, steps, sigma, privacy.max_grad_norm)
