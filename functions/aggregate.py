@@ -1,14 +1,14 @@
 """Aggregate: open, validate and average one round's sealed updates."""
 
 from fedcore.runtime.aggregate import aggregate
-from functions.hub_services import hub_services
+from functions.hub_environment import step_services
 from functions.observability import MetricUnit, emit_spoke_budget, logger, metrics
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event, context):
-    services = hub_services("aggregate")
+    services = step_services("aggregate")
     run_id, round_ = event["run_id"], int(event["round"])
     eligible = len(event.get("reports") or [])
     result = aggregate(services, run_id, round_, event.get("reports"))

@@ -7,11 +7,11 @@ authorizer's claims in the event (``functions.api_app.auth``).
 from mangum import Mangum
 
 from functions.api_app import ApiSettings, create_app
-from functions.hub_services import hub_services
+from functions.hub_environment import step_services
 from functions.observability import logger
 
-# hub_services' S3 client signs with SigV4, which the SSE-KMS hub bucket needs for download links
-app = create_app(hub_services("api"), ApiSettings.from_env())
+# step_services' S3 client signs with SigV4, which the SSE-KMS hub bucket needs for download links
+app = create_app(step_services("api"), ApiSettings.from_env())
 _mangum = Mangum(app, lifespan="off")
 
 

@@ -3,7 +3,7 @@
 import json
 
 from fedcore.runtime.finalize import finalize
-from functions.hub_services import hub_services
+from functions.hub_environment import step_services
 from functions.observability import MetricUnit, logger, metrics
 
 
@@ -12,6 +12,6 @@ from functions.observability import MetricUnit, logger, metrics
 def handler(event, context):
     detail = event.get("detail")
     error = None if event["status"] == "COMPLETED" else json.dumps(detail, default=str)[:1000]
-    result = finalize(hub_services("finalize"), event["run_id"], event["status"], error)
+    result = finalize(step_services("finalize"), event["run_id"], event["status"], error)
     metrics.add_metric("RunFailed", MetricUnit.Count, 1 if result["status"] == "FAILED" else 0)
     return result

@@ -3,7 +3,7 @@
 from fedcore.datasets import builtin_schema
 from fedcore.runtime.init_run import init_run
 from fedcore.schema import Schema
-from functions.hub_services import default_epsilon, deployment_defaults, deployment_spokes, hub_services
+from functions.hub_environment import default_epsilon, deployment_defaults, deployment_spokes, step_services
 from functions.observability import logger, metrics
 
 
@@ -14,7 +14,7 @@ def handler(event, context):
     schema_spec = config.pop("schema", "healthcare")  # a built-in schema name or a schema object
     schema = builtin_schema(schema_spec) if isinstance(schema_spec, str) else Schema.from_dict(schema_spec)
     config = deployment_defaults().apply(config)  # as POST /runs does: the same run from the sandbox or the API
-    result = init_run(hub_services("init_run"), event["run_id"], config, schema, deployment_spokes(),
+    result = init_run(step_services("init_run"), event["run_id"], config, schema, deployment_spokes(),
                       default_epsilon())
     logger.info("run started", extra={"run_id": event["run_id"], "execution": event.get("execution_name")})
     return result

@@ -43,13 +43,13 @@ def deployment(monkeypatch):
     for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_METRICS_NAMESPACE": "test"}.items():
         monkeypatch.setenv(name, value)
-    from functions.hub_services import hub_services
+    from functions.hub_environment import step_services
 
     for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):  # an earlier test's emulator, say
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         boto3.setup_default_session()
-        hub_services.cache_clear()  # a cold start: adapters built in another test's environment are not reused
+        step_services.cache_clear()  # a cold start: adapters built in another test's environment are not reused
         boto3.client("s3", region_name=REGION).create_bucket(
             Bucket="hub", CreateBucketConfiguration={"LocationConstraint": REGION})
         key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
@@ -61,14 +61,14 @@ def deployment(monkeypatch):
                             "DEFAULT_EPSILON": "5.0", "DELTA": "1e-05", "ROUNDS": "4", "QUORUM": "2"}.items():
             monkeypatch.setenv(name, value)
         yield
-        hub_services.cache_clear()
+        step_services.cache_clear()
     boto3.setup_default_session()
 
 
 def _services(step: str):
-    from functions.hub_services import hub_services
+    from functions.hub_environment import step_services
 
-    return hub_services(step)
+    return step_services(step)
 
 
 def test_init_run_applies_the_deployment_defaults_and_publishes_config_and_schema(deployment):

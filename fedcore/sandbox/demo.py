@@ -71,7 +71,7 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
                   **spec.config, "privacy": {**privacy, **spec.config.get("privacy", {})}}
         execution = sandbox.start_run(run_id, config)
         result = _follow(sandbox, execution, run_id, spec.timeout_seconds, on_progress)
-        services = sandbox.hub_services()
+        services = sandbox.operator_services()
         events = sandbox.history(execution)
         (out_dir / "execution_history.json").write_text(json.dumps(console_history(events), indent=1, default=str))
         audit_entries = services.audit.export_jsonl(out_dir / "audit.jsonl")
@@ -98,7 +98,7 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
 
 def _follow(sandbox: Sandbox, execution: str, run_id: str, timeout: float,
             on_progress: Callable[[RunProgress], None] | None) -> ExecutionResult:
-    services = sandbox.hub_services()
+    services = sandbox.operator_services()
     deadline = time.time() + timeout
     while True:
         if on_progress is not None:

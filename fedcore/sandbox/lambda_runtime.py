@@ -2,10 +2,10 @@
 
 Environment variables are process-global, so invocations run one at a time with the function's
 variables (and its role's credentials, the emulator endpoint, ``AWS_REGION``) set for the call
-and restored after. The hub handlers build their adapters once per "container" (``lru_cache`` in
-``functions.hub_services``) from boto3's default session; when the calling identity or endpoint
-changes, both are dropped so the next call builds them against the emulator again. A handler's
-stdout (Powertools logs and EMF metrics) goes to ``<log_dir>/<function>.log``, like CloudWatch Logs.
+and restored after. The hub handlers build their adapters once per "container" (the ``lru_cache``
+of ``functions.hub_environment.step_services``) from boto3's default session; when the calling
+identity or endpoint changes, both are dropped so the next call builds them against the emulator
+again. A handler's stdout (Powertools logs and EMF metrics) goes to ``<log_dir>/<function>.log``, like CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -119,8 +119,7 @@ class LambdaRuntime:
         if identity == self._identity:
             return
         boto3.DEFAULT_SESSION = None
-        hub_services = importlib.import_module("functions.hub_services")
-        hub_services.hub_services.cache_clear()
+        importlib.import_module("functions.hub_environment").step_services.cache_clear()
         self._identity = identity
 
     @contextlib.contextmanager

@@ -41,8 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _CHILD = """
 import json, os, sys, time, tracemalloc
 from functions.aggregate import handler
-from functions.hub_services import hub_services
-services = hub_services("aggregate")  # the container's adapters exist before the invocation
+from functions.hub_environment import step_services
+services = step_services("aggregate")  # the container's adapters exist before the invocation
 if os.environ.get("WARM"):  # a warm container: clients have loaded their service models, imports are done
     import fedcore.aggregation.flower_strategies
     from fedcore.federation.release import model_context
@@ -100,7 +100,7 @@ def measure(spokes: int, model: dict, workdir: Path) -> dict:
 
 def _prepare_round(sandbox: Sandbox, run_id: str, tables: dict[str, bytes], schema, model: dict) -> dict:
     """Set up ``run_id`` with the real steps and leave one sealed round-1 update per hospital."""
-    services = sandbox.hub_services()
+    services = sandbox.operator_services()
     spokes = len(tables)
     init_run(services, run_id, {"rounds": 1, "quorum": min(2, spokes), "model": {"family": "diffusion", **model}},
              schema,

@@ -125,8 +125,8 @@ class Sandbox:
     def hub_client(self, service: str):
         return self.emulator.client(service, account=self.hub.account)
 
-    def hub_services(self) -> HubServices:
-        """Adapters over the hub's emulated bucket, key and tables (the hub's own credentials)."""
+    def operator_services(self) -> HubServices:
+        """Adapters over the hub's emulated bucket, key and tables with the operator's credentials (no step's limits)."""
         hub = self.hub
         delta = float(hub.functions["aggregate"].environment["DELTA"])
         return HubServices(

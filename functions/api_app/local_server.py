@@ -93,10 +93,10 @@ def serve_local(services: HubServices | None, state_machine_arn: str, port: int,
     if services is None:
         import boto3
 
-        from functions.hub_services import hub_services
+        from functions.hub_environment import step_services
 
         boto3.setup_default_session()  # credentials as the environment now says (an earlier session caches its own)
-        services = hub_services("api")
+        services = step_services("api")
     tokens = local_tokens()
     env = os.environ  # the sandbox sets the hub functions' DELTA, ROUNDS and QUORUM; follow them when present
     defaults = DeploymentDefaults.from_env({"DELTA": str(DEFAULT_DELTA), **env})

@@ -11,7 +11,7 @@ import pytest
 
 from apigw import ADMIN, RESEARCHER, Gateway, LambdaContext, rest_event
 from conftest import REGION
-from functions.hub_services import hub_services
+from functions.hub_environment import step_services
 
 SPOKES_ENV = json.dumps([{"spoke_id": s, "account": "210987654321"} for s in ("hosp-a", "hosp-b")])
 
@@ -37,13 +37,13 @@ def deployed(sfn, bucket, monkeypatch):
            "API_INLINE_ROWS": "500", "API_MAX_ROWS": "5000"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    hub_services.cache_clear()
+    step_services.cache_clear()
     for name in ("functions.api", "functions.api_app.local_server"):
         sys.modules.pop(name, None)
     module = importlib.import_module("functions.api")
     yield module
     sys.modules.pop("functions.api", None)
-    hub_services.cache_clear()
+    step_services.cache_clear()
 
 
 def test_the_handler_reads_settings_from_the_environment(deployed):

@@ -33,13 +33,13 @@ def partitions(spokes: list[str]) -> dict[str, bytes]:
 def run(sandbox, run_id: str, config: dict):
     """Start ``run_id`` and wait for it; return (execution result, hub services)."""
     execution = sandbox.start_run(run_id, config)
-    return sandbox.wait(execution, timeout=RUN_TIMEOUT), sandbox.hub_services()
+    return sandbox.wait(execution, timeout=RUN_TIMEOUT), sandbox.operator_services()
 
 
 @contextlib.contextmanager
 def limits_restored(sandbox) -> Iterator:
     """The hub ledger, with every hospital's limit put back afterwards (the module's sandbox is shared)."""
-    ledger = sandbox.hub_services().ledger
+    ledger = sandbox.operator_services().ledger
     limits = {s: ledger.limit(s) for s in sandbox.spoke_ids}
     try:
         yield ledger

@@ -65,7 +65,7 @@ def test_demo_serve_answers_researchers_under_the_api_functions_own_role(sandbox
 
     from functions.api_app.local_server import serve_local
 
-    if not sandbox.hub_services().runs.list_model_versions():
+    if not sandbox.operator_services().runs.list_model_versions():
         run(sandbox, "marginal-3", MARGINAL_RUN)
     for name, value in sandbox.api_environment().items():  # what `demo --serve` sets before serving
         monkeypatch.setenv(name, value)

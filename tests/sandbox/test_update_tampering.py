@@ -25,7 +25,7 @@ def before_aggregating(round_: int, action):
 
 def test_a_flipped_bit_in_a_stored_update_is_rejected_and_audited(sandbox):
     # Arrange
-    blobs = sandbox.hub_services().blobs
+    blobs = sandbox.operator_services().blobs
 
     def flip_a_bit(run_id: str) -> None:
         key = update_key(run_id, 1, "hosp-a")
@@ -51,7 +51,7 @@ def test_a_flipped_bit_in_a_stored_update_is_rejected_and_audited(sandbox):
 def test_replayed_and_swapped_updates_are_rejected_by_their_encryption_context(sandbox):
     # Arrange: before round 2 is aggregated, hospital a's slot gets its own round-1 update, and
     # hospital c's slot gets hospital b's round-2 update with its header rewritten to claim "hosp-c".
-    blobs = sandbox.hub_services().blobs
+    blobs = sandbox.operator_services().blobs
 
     def replay_and_swap(run_id: str) -> None:
         blobs.put(update_key(run_id, 2, "hosp-a"), blobs.get(update_key(run_id, 1, "hosp-a")))

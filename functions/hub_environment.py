@@ -1,4 +1,5 @@
-"""Builds the hub's adapters from the function's environment, once per Lambda container.
+"""What a hub function reads from its environment: its step's adapters (built once per Lambda
+container) and the deployment's settings (spokes, default epsilon, run defaults).
 
 Settings are read with ``os.environ[...]`` so a missing one fails at the first invocation
 with the variable's name, never later with an empty string.
@@ -23,7 +24,7 @@ from fedcore.runtime.resource_access import DeclaredBlobStore
 
 
 @lru_cache(maxsize=None)
-def hub_services(step: str) -> HubServices:
+def step_services(step: str) -> HubServices:
     """The adapters of one step (``fedcore.runtime.resource_access.STEPS``): its blob store refuses any key
     the step's declaration, and so its deployed role, does not cover."""
     env = os.environ
