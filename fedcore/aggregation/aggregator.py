@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -54,8 +54,12 @@ class Aggregator(Protocol):
     """
 
     def aggregate(
-        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate]
-    ) -> AggregationResult: ...
+        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate],
+        on_invalid: Callable[[str, ValueError], None] | None = None,
+    ) -> AggregationResult:
+        """Check each update as it streams (``fedcore.aggregation.round_tally.RoundTally``): an invalid one
+        raises ``InvalidUpdateError``, or, given ``on_invalid``, is reported there (spoke, why) and left out."""
+        ...
 
     def state(self) -> dict[str, np.ndarray]: ...
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate
-from fedcore.aggregation.round_tally import RoundTally
+from fedcore.aggregation.round_tally import OnInvalidUpdate, RoundTally
 
 logger = logging.getLogger(__name__)
 
@@ -25,20 +25,20 @@ __all__ = ["StreamingFedAvg"]
 class StreamingFedAvg:
     """Example-weighted FedAvg in one pass; stateless between rounds.
 
-    Every update is validated against the global weights; an invalid or duplicate
-    update raises ``InvalidUpdateError`` (filter updates before streaming them in if a
-    round should survive bad ones). The result has the global weights' dtypes.
+    Every update is validated against the global weights (``RoundTally``); an invalid or
+    duplicate update raises ``InvalidUpdateError``, or, given ``on_invalid``, is reported there
+    and left out. The result has the global weights' dtypes.
     """
 
     name = "fedavg"
 
     def aggregate(
-        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate]
+        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate],
+        on_invalid: OnInvalidUpdate | None = None,
     ) -> AggregationResult:
-        tally = RoundTally(global_weights)
+        tally = RoundTally(global_weights, on_invalid)
         sums = {name: np.zeros(np.shape(t), np.float64) for name, t in global_weights.items()}
-        for update in updates:
-            tally.admit(update)
+        for update in tally.admitted(updates):
             weight = float(update.num_examples)
             for name, running_sum in sums.items():
                 # one tensor-sized temporary at a time, never one per spoke

@@ -38,7 +38,7 @@ from flwr.server import strategy as flwr_strategies
 from flwr.server.client_proxy import ClientProxy
 
 from fedcore.aggregation.aggregator import AggregationResult, ClientUpdate
-from fedcore.aggregation.round_tally import RoundTally
+from fedcore.aggregation.round_tally import OnInvalidUpdate, RoundTally
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +101,12 @@ class FlowerStrategyAggregator:
         return float(self._strategy.proximal_mu) if self.name == "fedprox" else None
 
     def aggregate(
-        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate]
+        self, global_weights: Mapping[str, np.ndarray], updates: Iterable[ClientUpdate],
+        on_invalid: OnInvalidUpdate | None = None,
     ) -> AggregationResult:
-        tally = RoundTally(global_weights)
+        tally = RoundTally(global_weights, on_invalid)
         names = sorted(global_weights)
-        results = [_to_fit_result(tally.admit(update), names) for update in updates]
+        results = [_to_fit_result(update, names) for update in tally.admitted(updates)]
         spokes, total_examples, metrics = tally.finish()
         if self.name in _SERVER_OPTIMIZERS:
             self._check_moments(global_weights, names)

@@ -9,7 +9,7 @@ registry only. Round 0 is always the setup release (DP statistics, section 4).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -95,6 +95,9 @@ class HubRound:
     previous: Tensors
     plans: dict[str, SpokePlan]
     state: Tensors | None = None  # the aggregator's state after round - 1 (e.g. FedAdam moments)
+    # the hub's answer to a release found invalid while aggregating (spoke, why): it is rejected and the
+    # round goes on; None: the round fails
+    reject: Callable[[str, ValueError], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,8 @@ class ModelFamily(ABC):
 
     @abstractmethod
     def validate(self, hub_round: HubRound, payload: Tensors, plan: SpokePlan) -> None:
-        """ValueError when a release's names, shapes, values or totals are not what this round expects."""
+        """ValueError when a release's names, shapes, values or totals are not what this round expects
+        (a family whose aggregation checks each release as it streams reports to ``hub_round.reject`` instead)."""
 
     @abstractmethod
     def aggregate(self, hub_round: HubRound, releases: Iterable[AcceptedRelease]) -> RoundResult:

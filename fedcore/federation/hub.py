@@ -39,13 +39,13 @@ class QuorumNotMetError(RuntimeError):
 
 @dataclass(frozen=True)
 class GateResult:
-    eligible: tuple[str, ...]
-    decisions: dict[str, BudgetDecision]
+    eligible: tuple[str, ...]  # the hospitals whose next release stays within their limits
+    decisions: dict[str, BudgetDecision]  # every hospital's ledger decision
     quorum_met: bool
 
 
-def budget_gate(ledger: PrivacyLedger, planned: dict[str, tuple[StepRecord, ...]], quorum: int) -> GateResult:
-    """Drop every hospital whose next release would cross its limit; report the quorum."""
+def spokes_within_budget(ledger: PrivacyLedger, planned: dict[str, tuple[StepRecord, ...]], quorum: int) -> GateResult:
+    """The hospitals whose planned release stays within their limits (the others are dropped), and the quorum."""
     decisions = {spoke: ledger.check(spoke, list(mechanisms)) for spoke, mechanisms in planned.items()}
     eligible = tuple(spoke for spoke, d in decisions.items() if d.allowed)
     for spoke, decision in decisions.items():
@@ -157,12 +157,22 @@ def seal_global_model(run_id: str, round_: int, weights: dict[str, np.ndarray], 
 
 
 @dataclass
-class RoundTally:
-    """What happened to each release of a round while it was streamed."""
+class ReleaseTally:
+    """What happened to each release of a round while it was streamed (the hub's record; the
+    aggregator keeps its own totals of the updates it combined in ``fedcore.aggregation.RoundTally``)."""
 
+    round: int
     accepted: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     bytes_in: int = 0
+
+    def reject(self, spoke: str, error: Exception) -> None:
+        """Record ``spoke``'s release as rejected, also after it was accepted (the aggregator's checks
+        run as the accepted releases stream in)."""
+        if spoke in self.accepted:
+            self.accepted.remove(spoke)
+        self.rejected[spoke] = f"{type(error).__name__}: {error}"[:500]
+        logger.warning("round %d: release from %s rejected: %s", self.round, spoke, str(error)[:200])
 
 
 def open_round(
@@ -175,9 +185,11 @@ def open_round(
     private_run: bool,
     validate: Callable[[Tensors, SpokePlan], None],
     on_release: ChargeRelease,
-    tally: RoundTally,
+    tally: ReleaseTally,
 ) -> Iterator[AcceptedRelease]:
-    """Stream a round's releases one at a time: open, charge, check, then yield the accepted ones."""
+    """Stream a round's releases one at a time: open, charge, check, then yield the accepted ones.
+
+    ``tally.reject`` may still take one back while it is aggregated (``HubRound.reject``)."""
     for release in releases:
         tally.bytes_in += len(release.blob)
         meta = None
@@ -189,8 +201,7 @@ def open_round(
             check_dp_record(meta, plan.mechanisms(round_), private_run)
             validate(payload, plan)
         except (SealError, SerializationError, ValueError, KeyError, RecursionError) as exc:
-            tally.rejected[release.spoke] = f"{type(exc).__name__}: {exc}"[:500]
-            logger.warning("round %d: release from %s rejected: %s", round_, release.spoke, str(exc)[:200])
+            tally.reject(release.spoke, exc)
             continue
         finally:
             on_release(release.spoke, meta)
@@ -200,7 +211,7 @@ def open_round(
         yield AcceptedRelease(release.spoke, payload, plan.rows, plan.mechanisms(round_), loss)
 
 
-def require_quorum(round_: int, tally: RoundTally, quorum: int) -> None:
+def require_quorum(round_: int, tally: ReleaseTally, quorum: int) -> None:
     if len(tally.accepted) < quorum:
         raise QuorumNotMetError(f"round {round_}: {len(tally.accepted)} valid releases {sorted(tally.accepted)}, "
                                 f"quorum is {quorum}; rejected: {tally.rejected}")

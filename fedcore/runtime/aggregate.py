@@ -45,15 +45,15 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
     if services.blobs.exists(state_key):
         state = open_model(services.blobs.get(state_key), _state_context(run_id, round_ - 1), services.keys)
     plans = spoke_plans(run)
+    tally = hub.ReleaseTally(round_)
     hub_round = HubRound(
         run_id=run_id, round=round_, kind=kind, config=cfg, schema=read_schema(services.blobs, run_id),
         encoder=read_encoder(services.blobs, run_id),
         previous=open_model(services.blobs.get(layout.model_key(run_id, round_ - 1)),
                             model_context(run_id, round_ - 1), services.keys),
-        plans=plans, state=state,
+        plans=plans, state=state, reject=tally.reject,
     )
     planned = {s: (p.mechanisms(round_) if cfg.privacy.enabled else ()) for s, p in plans.items()}
-    tally = hub.RoundTally()
     accepted = hub.open_round(
         run_id, round_, iter_releases(services, run_id, round_), services.keys, plans,
         admitted_spokes(run, round_), cfg.privacy.enabled, lambda payload, plan: family.validate(hub_round, payload, plan),

@@ -33,7 +33,7 @@ def budget_gate(services: HubServices, run_id: str, next_round: int, spokes: lis
     if cfg.privacy.enabled:
         for spoke in candidates:  # the plans assume the run's accountant and delta: so must the ledger
             services.ledger.require_settings(spoke, cfg.privacy.accountant, cfg.privacy.delta)
-        gate = hub.budget_gate(services.ledger, planned, cfg.quorum)
+        gate = hub.spokes_within_budget(services.ledger, planned, cfg.quorum)
         eligible = list(gate.eligible)
         dropped = {
             s: {"epsilon_spent": d.epsilon_spent, "epsilon_after": d.epsilon_after, "limit": d.limit}

@@ -1,5 +1,6 @@
 """The serverless round steps, driven in memory exactly as the state machine drives them."""
 
+import numpy as np
 import pytest
 
 from fedcore.audit import verify_chain
@@ -180,3 +181,81 @@ def test_a_hub_publishing_too_little_noise_is_stopped_by_the_spokes_own_cap(serv
     assert not services.blobs.exists(layout.update_key("r1", 1, "s0"))
     _train(services, data, local, 1, spokes=["s1"])
     assert local["s1"].spent("s1") <= 3.0
+
+
+def _release(services, spoke, payload, meta, run="r1", round_=1):
+    """A release sealed under ``spoke``'s context, as its job would write it."""
+    from fedcore.federation.spoke import seal_release
+
+    services.blobs.put_new(layout.update_key(run, round_, spoke),
+                           seal_release(spoke, run, round_, payload, meta, services.keys).blob)
+
+
+def _model(services, round_, run="r1"):
+    from fedcore.federation.release import model_context
+    from fedcore.sealing import open_model
+
+    return open_model(services.blobs.get(layout.model_key(run, round_)), model_context(run, round_), services.keys)
+
+
+def test_an_update_with_a_non_finite_tensor_is_rejected_charged_and_the_round_goes_on(services, actg_parts):
+    # Arrange: s0 and s1 train; s2 releases model 0 with one NaN, sealed and recorded as its plan says
+    from fedcore.federation.release import ReleaseMeta
+    from fedcore.runtime.run_state import load_run, spoke_plans
+
+    schema, data = actg_parts
+    local = _locals()
+    _setup(services, schema, data, local)
+    budget_gate(services, "r1", 1, SPOKES)
+    _train(services, data, local, 1, spokes=["s0", "s1"])
+    plan = spoke_plans(load_run(services, "r1"))["s2"]
+    poisoned = {name: tensor.copy() for name, tensor in _model(services, 0).items()}
+    name = sorted(poisoned)[0]
+    poisoned[name].flat[0] = np.nan
+    _release(services, "s2", poisoned, ReleaseMeta(plan.rows, plan.mechanisms(1)))
+
+    # Act
+    result = aggregate(services, "r1", 1, [])
+
+    # Assert
+    assert result["quorum_met"] and result["spokes"] == ["s0", "s1"]
+    assert result["metrics"]["rejected"] == {"s2": f"InvalidUpdateError: update tensor {name!r} contains NaN or "
+                                                   "infinite values"}
+    [rejected] = [e for e in services.audit.entries() if e.action == "update.rejected"]
+    assert rejected.details["spoke"] == "s2"
+    assert len(services.ledger.history("s2")) == 2  # setup + the released (if invalid) round-1 object
+    assert all(np.isfinite(tensor).all() for tensor in _model(services, 1).values())
+
+
+def test_the_round_loss_is_the_rows_weighted_mean_of_the_accepted_releases(services, actg_parts):
+    # Arrange: a run without DP (the hospitals opted out), so releases carry their loss; s2's is not finite
+    from fedcore.federation.release import ReleaseMeta
+    from fedcore.runtime.run_state import load_run, spoke_plans
+
+    schema, data = actg_parts
+    local = _locals()
+    opted_out = SpokePolicy(epsilon_cap=3.0, allow_no_dp=True)
+    init_run(services, "r1", TINY | {"privacy": {"enabled": False}}, schema, SPOKES, 3.0)
+    budget_gate(services, "r1", 0, SPOKES)
+    for sid in data:
+        run_trainer(TrainerSettings("r1", 0, sid, "stats"), services.blobs, data[sid], services.keys, local[sid],
+                    opted_out)
+    setup_merge(services, "r1", [])
+    budget_gate(services, "r1", 1, SPOKES)
+    plans = spoke_plans(load_run(services, "r1"))
+    model0 = _model(services, 0)
+    losses = {"s0": 0.5, "s1": 2.0}
+    for sid, loss in losses.items():
+        _release(services, sid, model0, ReleaseMeta(plans[sid].rows, (), loss))
+    broken = {name: np.full_like(tensor, np.inf) for name, tensor in model0.items()}
+    _release(services, "s2", broken, ReleaseMeta(plans["s2"].rows, (), 9.0))
+
+    # Act
+    result = aggregate(services, "r1", 1, [])
+
+    # Assert: s2 is left out of the model and of the mean
+    rows = {sid: plans[sid].rows for sid in losses}
+    expected = sum(losses[s] * rows[s] for s in losses) / sum(rows.values())
+    assert result["spokes"] == ["s0", "s1"] and "s2" in result["metrics"]["rejected"]
+    assert result["loss"] == pytest.approx(expected, rel=1e-12)
+    assert result["metrics"]["total_examples"] == sum(rows.values())

@@ -65,9 +65,8 @@ class DiffusionFamily(ModelFamily):
         return SpokeOutput(result.weights, result.mean_loss)
 
     def validate(self, hub_round: HubRound, payload: Tensors, plan: SpokePlan) -> None:
-        from fedcore.aggregation.validation import validate_update
-
-        validate_update(hub_round.previous, payload)
+        """Nothing before aggregating: the aggregator's ``RoundTally`` checks each update against the
+        global model as it streams, and reports an invalid one to ``hub_round.reject``."""
 
     def aggregate(self, hub_round: HubRound, releases: Iterable[AcceptedRelease]) -> RoundResult:
         from fedcore.aggregation import ClientUpdate, make_aggregator
@@ -76,18 +75,12 @@ class DiffusionFamily(ModelFamily):
         aggregator = make_aggregator(config.strategy, **config.strategy_params)
         if hub_round.state:
             aggregator.load_state(hub_round.state)
-        losses: list[tuple[float, int]] = []
-
-        def updates():
-            for release in releases:
-                if release.mean_loss is not None:
-                    losses.append((release.mean_loss, release.rows))
-                # weighted by the rows in the hospital's authenticated plan, never by a claim
-                yield ClientUpdate(spoke=release.spoke, weights=release.payload, num_examples=release.rows, metrics={})
-
-        result = aggregator.aggregate(hub_round.previous, updates())
-        loss = sum(l * n for l, n in losses) / sum(n for _, n in losses) if losses else None
-        return RoundResult(model=result.weights, loss=loss, state=aggregator.state() or None)
+        # weighted by the rows in the hospital's authenticated plan, never by a claim; the tally averages the loss
+        updates = (ClientUpdate(spoke=release.spoke, weights=release.payload, num_examples=release.rows,
+                                metrics={} if release.mean_loss is None else {"loss": release.mean_loss})
+                   for release in releases)
+        result = aggregator.aggregate(hub_round.previous, updates, on_invalid=hub_round.reject)
+        return RoundResult(model=result.weights, loss=result.metrics.get("loss"), state=aggregator.state() or None)
 
     def describe(self, config) -> dict:
         return {"family": self.name, "model": config.diffusion_config().to_dict()}
