@@ -6,17 +6,17 @@ PY := $(VENV)/bin/python
 OUT ?= out/demo
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test test-quick bench synth lint clean
+.PHONY: demo test test-quick bench synth lint lint-code clean
 
-$(VENV): requirements.txt pyproject.toml
+$(VENV): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU build of torch first: a looser spec pulls a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -r requirements.txt
-	# this repository's packages, editable: the trainer runs as `python -I -m containers.trainer`, which
-	# finds only installed code (no PYTHONPATH, no working directory on sys.path)
-	$(PY) -m pip install --quiet --no-deps -e .
+	# this repository's packages with every pinned dependency (the `dev` extra, pyproject.toml), editable:
+	# the trainer runs as `python -I -m containers.trainer`, which finds only installed code (no
+	# PYTHONPATH, no working directory on sys.path)
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(VENV)
 
 demo: $(VENV)
@@ -36,6 +36,11 @@ synth: $(VENV)
 
 lint: synth
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+# the Python code: ruff ([tool.ruff] in pyproject.toml) and the dependency layers (.importlinter)
+lint-code: $(VENV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)
 	$(PY) -m fedcore bench --json

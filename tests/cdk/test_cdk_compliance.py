@@ -12,7 +12,7 @@ from cdk import nag
 pytestmark = pytest.mark.cdk
 
 REASONS = {value for name, value in vars(nag.Reason).items() if not name.startswith("_")}
-ASSET_ENTRIES = {".dockerignore", "requirements.txt", "pyproject.toml", "fedcore", "functions", "containers"}
+ASSET_ENTRIES = {".dockerignore", "pyproject.toml", "fedcore", "functions", "containers"}
 
 
 def test_no_unacknowledged_nag_findings_in_any_stack(synthesized):

@@ -19,11 +19,11 @@ from fnmatch import fnmatchcase
 import pytest
 
 from cdk.asl_export import lambda_handlers
-
-pytestmark = pytest.mark.cdk  # synthesizes the CDK app
 from cdk.naming import Names
 from fedcore.runtime.resource_access import HUB_FUNCTIONS, LOCAL_LEDGER, SPOKE, STEPS, StepAccess
 from iam_policy import Request, StackResolver, actions_of, allowed, contained, resources_of
+
+pytestmark = pytest.mark.cdk  # synthesizes the CDK app
 
 # Granted by the Lambda and Batch platforms for themselves (logs, tracing, dead letters, VPC ENIs), not by the code
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",

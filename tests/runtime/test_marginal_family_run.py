@@ -3,7 +3,6 @@
 import pytest
 
 from fedcore.audit import verify_chain
-from fedcore.partition import partition_dirichlet
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
 from fedcore.run_config import RunConfig
 from fedcore.runtime.driver import LocalHospital, drive_run

@@ -206,7 +206,6 @@ def test_a_hospital_claiming_one_row_is_dropped_at_setup_and_the_run_goes_on(ser
     budget_gate(services, "r1", 0, SPOKES)
     for sid in ("s0", "s1"):
         _job(services, data, local, 0, sid)
-    from fedcore.federation.release import split_meta
     from fedcore.preprocessing.table_stats import compute_table_stats
     from fedcore.families import family_of
     from fedcore.runtime.run_state import load_run, run_config
