@@ -18,7 +18,6 @@ from fedcore.families.base import (
 )
 from fedcore.families.diffusion import DiffusionFamily
 from fedcore.families.diffusion.family import public_training
-from fedcore.families.hybrid.config import PretrainConfig
 from fedcore.families.marginal import MarginalFamily
 from fedcore.federation.privacy_plan import plan_spoke
 
