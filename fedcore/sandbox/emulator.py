@@ -42,7 +42,7 @@ def check_extras() -> None:
     missing = [package for module, package in REQUIRED_EXTRAS.items() if importlib.util.find_spec(module) is None]
     if missing:
         raise RuntimeError(f"the sandbox needs moto's server and Step Functions extras; missing "
-                           f"{', '.join(missing)} (pip install -e ".[sandbox]" installs them)")
+                           f"{', '.join(missing)} (pip install -e '.[sandbox]' installs them)")
 
 
 @dataclass(frozen=True)
