@@ -10,16 +10,17 @@ import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
-    # Run as a script, sys.path[0] is cdk/, where cdk/constructs would shadow the `constructs` library.
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+    # Run as a script (cdk.json, make synth), sys.path[0] is cdk/; `import cdk` needs its parent instead
+    # (cdk/ is not an installed package). `python -m cdk.app` from the repository root needs neither.
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import aws_cdk as cdk  # noqa: E402
+import aws_cdk as cdk
 
-from cdk.config import EnvironmentConfig, read_cdk_json_context  # noqa: E402
-from cdk.nag import apply_rule_packs  # noqa: E402
-from cdk.naming import Names  # noqa: E402
-from cdk.stacks.hub_stack import HubStack  # noqa: E402
-from cdk.stacks.spoke_stack import SpokeStack  # noqa: E402
+from cdk.config import EnvironmentConfig, read_cdk_json_context
+from cdk.nag import apply_rule_packs
+from cdk.naming import Names
+from cdk.stacks.hub_stack import HubStack
+from cdk.stacks.spoke_stack import SpokeStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 CONFIG_KEYS = ("env", "project", "environments")

@@ -1,6 +1,6 @@
 """Powertools Logger and Metrics (CloudWatch EMF), with the dashboard's metric contract.
 
-Metric names and dimensions follow ``cdk/constructs/monitoring.py``: round metrics carry no
+Metric names and dimensions follow ``cdk/components/monitoring.py``: round metrics carry no
 dimension; ``SpokeEpsilon`` and ``BudgetUsedPercent`` carry ``SpokeId``.
 """
 

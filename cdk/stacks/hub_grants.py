@@ -2,15 +2,15 @@
 
 The same table as ``fedcore/runtime/resource_access.py`` (the runtime's declaration, which the handlers
 enforce on themselves); ``tests/cdk/test_role_permissions.py`` checks every synthesized role against that
-declaration both ways, so the two cannot drift apart. Key patterns: ``cdk.constructs.hub_keys``.
+declaration both ways, so the two cannot drift apart. Key patterns: ``cdk.components.hub_keys``.
 """
 
 from __future__ import annotations
 
-from cdk.constructs.hub_functions import HubFunctions
-from cdk.constructs.hub_keys import AGGREGATOR_STATE, CONFIG, GENERATED, MODEL, PLANS, PREPROCESSOR, SCHEMA, UPDATES
-from cdk.constructs.hub_storage import HubStorage
-from cdk.constructs.hub_tables import HubTables
+from cdk.components.hub_functions import HubFunctions
+from cdk.components.hub_keys import AGGREGATOR_STATE, CONFIG, GENERATED, MODEL, PLANS, PREPROCESSOR, SCHEMA, UPDATES
+from cdk.components.hub_storage import HubStorage
+from cdk.components.hub_tables import HubTables
 
 GET, QUERY, PUT = "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"
 AUDIT_APPEND = (GET, QUERY, PUT)  # chain head, event lookup, create-only put: never update or delete

@@ -11,13 +11,13 @@ from constructs import Construct
 
 from cdk import nag
 from cdk.config import EnvironmentConfig
-from cdk.constructs.hub_functions import HubFunctions
-from cdk.constructs.hub_storage import HubStorage
-from cdk.constructs.hub_tables import HubTables
-from cdk.constructs.monitoring import Monitoring
-from cdk.constructs.private_network import PrivateNetwork
-from cdk.constructs.research_api import ResearchApi
-from cdk.constructs.round_loop import RoundLoop
+from cdk.components.hub_functions import HubFunctions
+from cdk.components.hub_storage import HubStorage
+from cdk.components.hub_tables import HubTables
+from cdk.components.monitoring import Monitoring
+from cdk.components.private_network import PrivateNetwork
+from cdk.components.research_api import ResearchApi
+from cdk.components.round_loop import RoundLoop
 from cdk.naming import Names
 from cdk.stacks.hub_grants import grant_api_data, grant_round_loop
 from cdk.stacks.platform_stack import PlatformStack

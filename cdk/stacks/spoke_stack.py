@@ -13,12 +13,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cdk.config import EnvironmentConfig, Spoke
-from cdk.constructs.batch_training import BatchTraining
-from cdk.constructs.container_function import REPO_ROOT
-from cdk.constructs.encryption import platform_key
-from cdk.constructs.private_network import PrivateNetwork
-from cdk.constructs.secure_bucket import SecureBucket
-from cdk.constructs.spoke_roles import launch_role, trainer_job_role
+from cdk.components.batch_training import BatchTraining
+from cdk.components.container_function import REPO_ROOT
+from cdk.components.encryption import platform_key
+from cdk.components.private_network import PrivateNetwork
+from cdk.components.secure_bucket import SecureBucket
+from cdk.components.spoke_roles import launch_role, trainer_job_role
 from cdk.naming import Names
 from cdk.stacks.platform_stack import PlatformStack
 

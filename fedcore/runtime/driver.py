@@ -1,7 +1,7 @@
 """The round loop in one process: the state machine's steps, in its order, over any stores.
 
 ``simulate`` runs this over in-memory stores; the sandbox and a deployment run the same steps
-from the synthesized state machine (cdk/constructs/round_loop.py). Both orders are the same:
+from the synthesized state machine (cdk/components/round_loop.py). Both orders are the same:
 InitRun, BudgetGate(0), the setup jobs, SetupMerge, then BudgetGate, the spoke jobs and Aggregate
 for each round, then Finalize. Only who calls the steps, and which stores they get, differ.
 """

@@ -24,7 +24,7 @@ from functions.api_app.errors import ApiError, error_response
 
 Authorizer = Callable[[Scope], Mapping[str, Any] | None]
 
-RESEARCHER, ADMIN = "researcher", "admin"  # Cognito group names (cdk/constructs/research_api.py)
+RESEARCHER, ADMIN = "researcher", "admin"  # Cognito group names (cdk/components/research_api.py)
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 _BEARER = HTTPBearer(auto_error=False, scheme_name="cognito",
                      description="Cognito ID token; API Gateway verifies it, the app reads only its claims")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from cdk.constructs import hub_keys
-from cdk.constructs.hub_tables import AUDIT_FORBIDDEN_ACTIONS
+from cdk.components import hub_keys
+from cdk.components.hub_tables import AUDIT_FORBIDDEN_ACTIONS
 from cdk.naming import Names
 from fedcore.runtime.layout import update_key
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Capture, Match
 
-from cdk.constructs import hub_keys
+from cdk.components import hub_keys
 from cdk.naming import Names
 from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
 

@@ -16,9 +16,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk import nag
-from cdk.constructs.encryption import EncryptedLogGroup
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
-from cdk.constructs.web_acl import RateLimitedWebAcl
+from cdk.components.encryption import EncryptedLogGroup
+from cdk.components.managed_policy_role import ManagedPolicyRole
+from cdk.components.web_acl import RateLimitedWebAcl
 
 GROUPS = {"researcher": "May generate synthetic records and read runs and budgets",
           "admin": "May also start runs, reset budgets and read the audit log"}

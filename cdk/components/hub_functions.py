@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.constructs.container_function import ContainerFunction, FunctionPlacement, FunctionSpec
+from cdk.components.container_function import ContainerFunction, FunctionPlacement, FunctionSpec
 from cdk.naming import Names
 
 INIT_RUN = FunctionSpec("init_run", 512, 60, "Create the run record; return the spokes and run settings")

@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk.constructs.encryption import EncryptedLogGroup
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.components.encryption import EncryptedLogGroup
+from cdk.components.managed_policy_role import ManagedPolicyRole
 
 CIDR = "10.0.0.0/16"
 

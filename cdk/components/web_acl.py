@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk.constructs.encryption import EncryptedLogGroup
+from cdk.components.encryption import EncryptedLogGroup
 
 _MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
 

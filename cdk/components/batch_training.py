@@ -14,8 +14,8 @@ from constructs import Construct
 
 from cdk import nag
 from cdk.config import BatchSettings
-from cdk.constructs.encryption import EncryptedLogGroup
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.components.encryption import EncryptedLogGroup
+from cdk.components.managed_policy_role import ManagedPolicyRole
 
 
 class BatchTraining(Construct):

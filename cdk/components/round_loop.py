@@ -32,10 +32,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk.constructs.container_function import ContainerFunction
-from cdk.constructs.encryption import EncryptedLogGroup
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
-from cdk.constructs.round_states import lambda_task, spoke_job_task, spoke_map
+from cdk.components.container_function import ContainerFunction
+from cdk.components.encryption import EncryptedLogGroup
+from cdk.components.managed_policy_role import ManagedPolicyRole
+from cdk.components.round_states import lambda_task, spoke_job_task, spoke_map
 from cdk.naming import Names, SpokeEndpoints
 
 _GATE = {"round.$": "$.Payload.round", "eligible_spokes.$": "$.Payload.eligible_spokes",

@@ -16,8 +16,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk import nag
-from cdk.constructs.encryption import EncryptedLogGroup
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.components.encryption import EncryptedLogGroup
+from cdk.components.managed_policy_role import ManagedPolicyRole
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DOCKERFILE = "containers/lambda/Dockerfile"

@@ -14,9 +14,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk import nag
-from cdk.constructs import hub_keys
-from cdk.constructs.encryption import platform_key
-from cdk.constructs.secure_bucket import SecureBucket
+from cdk.components import hub_keys
+from cdk.components.encryption import platform_key
+from cdk.components.secure_bucket import SecureBucket
 from cdk.naming import Names, SpokeEndpoints
 
 

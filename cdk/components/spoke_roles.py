@@ -13,8 +13,8 @@ from constructs import Construct
 
 from cdk import nag
 from cdk.config import Spoke
-from cdk.constructs import hub_keys
-from cdk.constructs.managed_policy_role import ManagedPolicyRole
+from cdk.components import hub_keys
+from cdk.components.managed_policy_role import ManagedPolicyRole
 from cdk.naming import Names
 
 
