@@ -22,7 +22,7 @@ from fedcore.model.weights import initial_weights
 from fedcore.preprocessing.preprocessor import build_preprocessor
 from fedcore.preprocessing.table_stats import compute_table_stats
 from fedcore.training.config import DPConfig, TrainConfig
-from fedcore.training.dp_trainer import train_local
+from fedcore.training.local_training import train_local
 from fedcore.synthesize import generate_synthetic
 
 

@@ -17,8 +17,8 @@ from fedcore.federation.spoke import LocalCapExceededError
 from fedcore.privacy import LedgerStore, PrivacyLedger
 from fedcore.runtime.ports import BlobNotFoundError, BlobStore
 from fedcore.runtime.spoke_policy import SpokePolicyError, SpokePolicySource
-from fedcore.runtime.trainer import (BadSpokeDataError, DpRequiredError, ForeignReleaseError, TrainerSettings,
-                                     run_trainer)
+from fedcore.runtime.spoke_release import (BadSpokeDataError, DpRequiredError, ForeignReleaseError, ReleaseSettings,
+                                           make_release)
 from fedcore.sealing import KeyProvider
 from fedcore.table import TableError
 
@@ -27,7 +27,7 @@ logger = logging.getLogger("trainer")
 
 def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: BlobStore, data_blobs: BlobStore,
             keys: KeyProvider, ledger_store: LedgerStore) -> int:
-    """Load the hospital's policy, read its table, run the trainer; the exit status says how it ended."""
+    """Load the hospital's policy, read its table, make its release; the exit status says how it ended."""
     spoke, round_ = settings.spoke_id, settings.round
     try:
         policy = policies.load(spoke)  # before the data is read: no policy, nothing is touched
@@ -39,8 +39,8 @@ def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: Bl
     ledger = PrivacyLedger(ledger_store, delta=policy.max_delta, settings_owner=True)
     try:
         data = data_blobs.get(settings.data_key)
-        result = run_trainer(TrainerSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode),
-                             hub_blobs, data, keys, ledger, policy)
+        result = make_release(ReleaseSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode),
+                              hub_blobs, data, keys, ledger, policy)
     except LocalCapExceededError as exc:
         logger.error("spoke %s refuses round %s: its own epsilon cap: %s", spoke, round_, exc)
         return EXIT_LOCAL_CAP

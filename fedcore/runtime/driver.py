@@ -23,7 +23,7 @@ from fedcore.runtime.init_run import init_run
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
-from fedcore.runtime.trainer import TrainerSettings, run_trainer
+from fedcore.runtime.spoke_release import ReleaseSettings, make_release
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def drive_run(
             started = time.perf_counter()
             rng = None if seed is None else np.random.default_rng([seed, gate["round"], position[hospital.spoke_id]])
             try:
-                answer = run_trainer(TrainerSettings(run_id, gate["round"], hospital.spoke_id, mode), services.blobs,
+                answer = make_release(ReleaseSettings(run_id, gate["round"], hospital.spoke_id, mode), services.blobs,
                                      hospital.table, services.keys, hospital.ledger, hospital.policy, rng=rng)
                 results.append(answer | {"seconds": round(time.perf_counter() - started, 3)})
             except Exception as exc:  # noqa: BLE001 - a failed job is a failed Map item, as in the state machine

@@ -33,7 +33,7 @@ from fedcore.runtime.init_run import init_run
 from fedcore.runtime.run_state import load_run, spoke_plans
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
-from fedcore.runtime.trainer import TrainerSettings, run_trainer
+from fedcore.runtime.spoke_release import ReleaseSettings, make_release
 from fedcore.sandbox.sandbox import Sandbox
 from fedcore.sealing import open_model, seal_update
 
@@ -106,7 +106,7 @@ def _prepare_round(sandbox: Sandbox, run_id: str, tables: dict[str, bytes], sche
              schema,
              sandbox.hub.spokes, 8.0)
     for spoke, table in tables.items():  # each hospital's setup release
-        run_trainer(TrainerSettings(run_id, 0, spoke, "stats"), services.blobs, table, services.keys,
+        make_release(ReleaseSettings(run_id, 0, spoke, "stats"), services.blobs, table, services.keys,
                     PrivacyLedger(InMemoryLedgerStore(), 1e-5), SpokePolicy(epsilon_cap=8.0))
     setup_merge(services, run_id, [])
     budget_gate(services, run_id, 1, sandbox.hub.spokes)

@@ -23,7 +23,7 @@ from fedcore.runtime.memory_stores import InMemoryBlobStore, InMemoryRunStore
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
-from fedcore.runtime.trainer import TrainerSettings, run_trainer
+from fedcore.runtime.spoke_release import ReleaseSettings, make_release
 from fedcore.sealing import LocalKeyProvider
 from functions.api_app import ApiSettings, create_app
 
@@ -77,12 +77,12 @@ def train_tiny_hub() -> HubSnapshot:
     local = {s: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
     init_run(services, RUN_ID, TINY_RUN, dataset.schema, spokes, 3.0)
     for spoke in SPOKES:
-        run_trainer(TrainerSettings(RUN_ID, 0, spoke, "stats"), services.blobs, data[spoke], snapshot.keys,
+        make_release(ReleaseSettings(RUN_ID, 0, spoke, "stats"), services.blobs, data[spoke], snapshot.keys,
                     local[spoke], SpokePolicy(epsilon_cap=3.0))
     setup_merge(services, RUN_ID, [])
     gate = budget_gate(services, RUN_ID, 1, spokes)
     for spoke in gate["eligible_spokes"]:
-        run_trainer(TrainerSettings(RUN_ID, 1, spoke["spoke_id"], "train"), services.blobs,
+        make_release(ReleaseSettings(RUN_ID, 1, spoke["spoke_id"], "train"), services.blobs,
                     data[spoke["spoke_id"]], snapshot.keys, local[spoke["spoke_id"]], SpokePolicy(epsilon_cap=3.0))
     aggregate(services, RUN_ID, 1, [])
     finalize(services, RUN_ID, "COMPLETED")

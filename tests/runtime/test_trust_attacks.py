@@ -18,8 +18,8 @@ from fedcore.runtime.init_run import init_run
 from fedcore.runtime.run_state import load_run, spoke_plans
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
-from fedcore.runtime.trainer import (
-    BadSpokeDataError, DpRequiredError, ForeignReleaseError, TrainerSettings, run_trainer,
+from fedcore.runtime.spoke_release import (
+    BadSpokeDataError, DpRequiredError, ForeignReleaseError, ReleaseSettings, make_release,
 )
 from fedcore.sealing import open_model, open_update, seal_update
 
@@ -35,7 +35,7 @@ def _ledgers():
 
 def _job(services, data, local, round_, sid, policy=POLICY, run="r1"):
     mode = "stats" if round_ == 0 else "train"
-    return run_trainer(TrainerSettings(run, round_, sid, mode), services.blobs, data[sid], services.keys,
+    return make_release(ReleaseSettings(run, round_, sid, mode), services.blobs, data[sid], services.keys,
                        local[sid], policy)
 
 
@@ -194,7 +194,7 @@ def test_a_one_row_hospital_is_refused_before_it_releases(services, actg_parts):
     init_run(services, "r1", TINY, schema, SPOKES, 3.0)
     one_row = b"\n".join(data["s0"].splitlines()[:2]) + b"\n"
     with pytest.raises(BadSpokeDataError, match="at least 2"):
-        run_trainer(TrainerSettings("r1", 0, "s0", "stats"), services.blobs, one_row, services.keys,
+        make_release(ReleaseSettings("r1", 0, "s0", "stats"), services.blobs, one_row, services.keys,
                     PrivacyLedger(InMemoryLedgerStore(), 1e-5), POLICY)
     assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
 

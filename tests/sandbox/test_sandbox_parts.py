@@ -224,7 +224,7 @@ def test_round_timings_split_the_window_into_training_aggregation_and_overhead(t
     from fedcore.sandbox.batch_runtime import JobRun
 
     log = tmp_path / "train.log"
-    log.write_text("x INFO fedcore.training.dp_trainer: local training: 10 rows, 2 steps, mean loss 0.5, 4.0 s, "
+    log.write_text("x INFO fedcore.training.local_training: local training: 10 rows, 2 steps, mean loss 0.5, 4.0 s, "
                    "dp=True\n")
     jobs = [JobRun("r", "hosp-a", "train-r1-hosp-a", 0.0, 7.0, 0, log),
             JobRun("other-run", "hosp-a", "train-r1-hosp-a", 0.0, 99.0, 0, log)]

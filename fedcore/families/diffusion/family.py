@@ -43,7 +43,7 @@ class DiffusionFamily(ModelFamily):
     def release(self, spoke_round: SpokeRound) -> SpokeOutput:
         from fedcore.preprocessing.preprocessor import GlobalPreprocessor
         from fedcore.training.config import DPConfig
-        from fedcore.training.dp_trainer import train_local
+        from fedcore.training.local_training import train_local
 
         config, plan = spoke_round.config, spoke_round.plan
         training = SpokePrivacyPlan.from_dict(plan.training)

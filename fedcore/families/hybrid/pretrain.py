@@ -17,7 +17,7 @@ from fedcore.marginal import MarginalDomain, MarginalModel, sample_rows
 def pretrain_diffusion(config, marginal_model: MarginalModel, domain: MarginalDomain, preprocessor,
                        initial: Tensors, settings: PretrainConfig) -> tuple[Tensors, float]:
     """(weights, mean loss of the last epoch) after non-DP training on ``settings.rows`` sampled rows."""
-    from fedcore.training.dp_trainer import train_local
+    from fedcore.training.local_training import train_local
 
     rows = sample_rows(marginal_model, domain, settings.rows, config.seed)
     train_config = replace(config.train_config(), batch_size=settings.batch_size, epochs=settings.epochs,

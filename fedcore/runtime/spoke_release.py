@@ -1,6 +1,7 @@
-"""The spoke job (AWS Batch): make this hospital's one release for a round, and seal it.
+"""A hospital's release for one round: what its trainer job (``containers.trainer``, AWS Batch) runs.
 
-Runs inside the hospital's account. Nothing the hub sends can weaken the hospital's privacy:
+Makes this hospital's one release for a round (setup statistics or the family's round release) and
+seals it. Runs inside the hospital's account. Nothing the hub sends can weaken the hospital's privacy:
 its epsilon cap, its DP opt-out and the largest delta it accepts come from its own policy
 (``SpokePolicy``), never from the run config or the job's environment. It refuses to release
 past its cap (kept in its own ledger, which the hub cannot touch), charges that ledger before
@@ -32,7 +33,7 @@ from fedcore.table import TableError, conform_table, read_csv_bytes
 
 logger = logging.getLogger(__name__)
 
-TrainerMode = Literal["stats", "train"]
+ReleaseMode = Literal["stats", "train"]
 
 
 class BadSpokeDataError(ValueError):
@@ -48,11 +49,11 @@ class ForeignReleaseError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TrainerSettings:
+class ReleaseSettings:
     run_id: str
     round: int
     spoke_id: str
-    mode: TrainerMode  # "stats" for round 0, "train" for every later round
+    mode: ReleaseMode  # "stats" for round 0, "train" for every later round
 
 
 def parse_table(data: bytes, schema) -> pd.DataFrame:
@@ -69,8 +70,8 @@ def parse_table(data: bytes, schema) -> pd.DataFrame:
     return frame
 
 
-def run_trainer(
-    settings: TrainerSettings,
+def make_release(
+    settings: ReleaseSettings,
     hub_blobs: BlobStore,
     data: bytes,
     keys: KeyProvider,
@@ -78,6 +79,7 @@ def run_trainer(
     policy: SpokePolicy,
     rng: np.random.Generator | None = None,  # None: fresh OS entropy (DP noise must not be predictable)
 ) -> dict:
+    """Make, charge and write this hospital's sealed release for ``settings.round``; what was released."""
     if (settings.mode == "stats") != (settings.round == 0):
         raise BadSpokeDataError(f"mode {settings.mode!r} does not fit round {settings.round}")
     cfg = read_run_config(hub_blobs, settings.run_id)
@@ -145,11 +147,11 @@ def _require_privacy(cfg, policy: SpokePolicy) -> bool:
     return True
 
 
-def _charged(ledger: PrivacyLedger, settings: TrainerSettings) -> bool:
+def _charged(ledger: PrivacyLedger, settings: ReleaseSettings) -> bool:
     return ledger.charged(settings.spoke_id, settings.run_id, settings.round)  # coalesced charges count too
 
 
-def _existing_release(settings: TrainerSettings, key: str, private: bool, charged_before: bool) -> dict:
+def _existing_release(settings: ReleaseSettings, key: str, private: bool, charged_before: bool) -> dict:
     """An object at our key is ours only if our own ledger had charged this (run, round) before.
 
     Otherwise another party wrote it: this hospital refuses to count it as its release (its own
@@ -172,7 +174,7 @@ def _ensure_local_account(ledger: PrivacyLedger, spoke_id: str, cap: float) -> N
         ledger.set_limit(spoke_id, cap)
 
 
-def _spoke_plan(hub_blobs: BlobStore, settings: TrainerSettings, cfg, family, rows: int) -> SpokePlan:
+def _spoke_plan(hub_blobs: BlobStore, settings: ReleaseSettings, cfg, family, rows: int) -> SpokePlan:
     """The hub's published plan when it matches what this hospital would plan for itself, else its own.
 
     Trusting a published plan's noise is safe: the local cap check that follows refuses any
