@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from fedcore.federation.privacy_plan import plan_spoke, planned_epsilon, setup_record
+from fedcore.families import get_family
+from fedcore.federation.privacy_plan import setup_record
 from fedcore.privacy.accountant import StepRecord, compute_epsilon
 from fedcore.privacy.planner import plan_noise_multiplier
 from fedcore.run_config import PrivacySettings, RunConfig
@@ -42,9 +43,9 @@ def test_a_hospital_plans_at_small_targets(accountant, target):
     privacy = PrivacySettings(target_epsilon=target, accountant=accountant)
     config = RunConfig(rounds=6, batch_size=256, epochs_per_round=5, privacy=privacy)
 
-    # Act
-    plan = plan_spoke(config, rows=700)
-    epsilon = planned_epsilon(config, plan, config.rounds)
+    # Act: what the ledgers compose over the run: every release's mechanisms in the hospital's plan
+    plan = get_family("diffusion").plan_spoke(config, rows=700)
+    epsilon = compute_epsilon([m for release in plan.releases for m in release], config.privacy.delta, accountant)
 
     # Assert
     assert compute_epsilon([setup_record(config)], DELTA, accountant) <= 0.1 * target

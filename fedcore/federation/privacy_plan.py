@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from fedcore.privacy.accountant import StepRecord, compute_epsilon
+from fedcore.privacy.accountant import StepRecord
 from fedcore.privacy.planner import plan_noise_multiplier
 from fedcore.run_config import RunConfig
 
@@ -83,8 +83,3 @@ def plan_spoke(config: RunConfig, rows: int, prior_history: tuple[StepRecord, ..
         )
     return SpokePrivacyPlan(rows, batch, sample_rate, steps, sigma, privacy.max_grad_norm)
 
-
-def planned_epsilon(config: RunConfig, plan: SpokePrivacyPlan, rounds: int) -> float:
-    """Epsilon after the setup release and ``rounds`` training rounds under ``plan``."""
-    history = [setup_record(config)] + [plan.round_record] * rounds
-    return compute_epsilon(history, config.privacy.delta, config.privacy.accountant)

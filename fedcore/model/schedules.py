@@ -54,8 +54,3 @@ class NoiseSchedule:
     @property
     def timesteps(self) -> int:
         return int(self.betas.shape[0])
-
-    def alpha_bar_at(self, t: torch.Tensor) -> torch.Tensor:
-        """``alpha_bar[t]`` with the convention ``alpha_bar[-1] = 1`` (the clean data)."""
-        padded = torch.cat([self.alpha_bar.new_ones(1), self.alpha_bar])  # (T+1,)
-        return padded.to(t.device)[t + 1]

@@ -44,10 +44,6 @@ class Resolver:
         except KeyError:
             raise UnresolvedError(f"{logical_id}.{attribute} has no sandbox value") from None
 
-    def refs(self) -> dict[str, str]:
-        """{logical id: Ref value} of everything bound, for ``cdk.asl_export.export_asl``."""
-        return {lid: attrs["Ref"] for lid, attrs in self._values.items() if "Ref" in attrs and "::" not in lid}
-
     def resolve(self, node: Any) -> Any:
         """``node`` with every intrinsic replaced by its value (lists and dicts recursively)."""
         if isinstance(node, list):

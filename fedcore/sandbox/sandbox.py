@@ -24,7 +24,6 @@ from fedcore.aws.dynamo_ledger import DynamoLedgerStore
 from fedcore.aws.dynamo_runs import DynamoRunStore
 from fedcore.aws.kms_keys import KmsKeyProvider
 from fedcore.aws.s3_blobs import S3BlobStore
-from fedcore.aws.s3_ledger import S3LedgerStore
 from fedcore.privacy import PrivacyLedger
 from fedcore.runtime.ports import HubServices
 from fedcore.sandbox import moto_dispatch
@@ -153,13 +152,6 @@ class Sandbox:
         """The hospital puts its patient table where its trainer job reads it."""
         spoke = self.deployment.spokes[spoke_id]
         self.spoke_client(spoke_id, "s3").put_object(Bucket=spoke.data_bucket, Key=spoke.data_key, Body=data)
-
-    def spoke_ledger(self, spoke_id: str) -> PrivacyLedger:
-        """The hospital's own privacy ledger (in its data bucket)."""
-        spoke = self.deployment.spokes[spoke_id]
-        env = self.hub.functions["aggregate"].environment
-        return PrivacyLedger(S3LedgerStore(spoke.data_bucket, client=self.spoke_client(spoke_id, "s3")),
-                             float(env["DELTA"]))
 
     # --- runs --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import os
 import pytest
 
 from fedcore.audit import AuditLog, InMemoryAuditStore
+from fedcore.aws.s3_ledger import S3LedgerStore
 from fedcore.datasets import builtin_schema
 from fedcore.deployment_defaults import DeploymentDefaults
 from fedcore.privacy import InMemoryLedgerStore, PrivacyLedger
@@ -38,6 +39,13 @@ CONFIGS = {
 def charges(ledger: PrivacyLedger, spoke: str, run_id: str) -> list[tuple]:
     """The spoke's charges for the run, without what differs between any two runs (time)."""
     return [(c.round, c.records) for c in ledger.history(spoke) if c.run == run_id]
+
+
+def own_ledger(sandbox, spoke: str) -> PrivacyLedger:
+    """The hospital's own ledger, read from its data bucket with its own account's credentials."""
+    bucket = sandbox.deployment.spokes[spoke].data_bucket
+    delta = float(sandbox.hub.functions["aggregate"].environment["DELTA"])
+    return PrivacyLedger(S3LedgerStore(bucket, client=sandbox.spoke_client(spoke, "s3")), delta)
 
 
 def audit_trail(audit: AuditLog, run_id: str) -> list[tuple[str, str, str]]:
@@ -82,7 +90,7 @@ def test_the_sandbox_and_the_driver_charge_and_audit_the_same_run_alike(sandbox,
     for spoke in sandbox.spoke_ids:
         assert charges(hub.ledger, spoke, run_id), spoke
         assert charges(local.ledger, spoke, run_id) == charges(hub.ledger, spoke, run_id), spoke
-        own = sandbox.spoke_ledger(spoke)
+        own = own_ledger(sandbox, spoke)
         assert charges(local_ledgers[spoke], spoke, run_id) == charges(own, spoke, run_id), spoke
     trail = audit_trail(hub.audit, run_id)
     assert (trail[0][1], trail[-1][1]) == ("run.started", "run.finished")
