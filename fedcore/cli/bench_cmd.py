@@ -1,5 +1,7 @@
 """``fedcore bench``: throughput ratios measured side by side in one process; ``bench quality``:
-synthetic-data quality of each model family against a floor, a ceiling and central MST."""
+synthetic-data quality of each model family against a floor, a ceiling and central MST; ``bench
+imports``: hub handlers' cold imports beside torch; ``bench aggregate``: the Aggregate handler's peak
+memory beside the model and the round's updates."""
 
 from __future__ import annotations
 
@@ -34,9 +36,10 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     p.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke test")
     p.set_defaults(handler=run)
-    targets = p.add_subparsers(dest="bench_target", metavar="[quality|imports]")
+    targets = p.add_subparsers(dest="bench_target", metavar="[quality|imports|aggregate]")
     _register_quality(targets)
     _register_imports(targets)
+    _register_aggregate(targets)
 
 
 def _register_imports(targets) -> None:
@@ -66,6 +69,77 @@ def run_imports(args: argparse.Namespace) -> int:
         table.add_row(name, f"{row['seconds']:.2f}", f"{row['ratio_to_torch']:.2f}", "yes" if row["loads_torch"] else "no")
     Console().print(table)
     return 0
+
+
+AGGREGATE_EPILOG = """columns:
+  container        cold: the function's first call (service models and lazy imports load during it);
+                   warm: a later call
+  model, update    MiB of the model's tensors and of one hospital's sealed update
+  peak             tracemalloc's peak over the call, MiB
+  peak / model     the peak in models: what the handler holds at once
+  peak / updates   the peak against all the round's updates: 1 or more means it held them all at
+                   once; a streaming aggregate falls as hospitals are added
+  RSS              the process's peak resident set before and after the call, MiB
+each N is a sandbox (moto) of N hospitals; the handler runs in a process of its own with the
+function's environment and role.
+
+examples:
+  python -m fedcore bench aggregate --quick --json
+  python -m fedcore bench aggregate --spokes 5 20 50 --model '{"hidden_dim": 256}'
+"""
+
+
+def _register_aggregate(targets) -> None:
+    a = targets.add_parser(
+        "aggregate", help="peak memory of the Aggregate handler over N hospitals' updates, beside their size",
+        description="Prepares a round of N sealed updates in the sandbox with the real steps, runs the Aggregate\n"
+        "handler in a process of its own (cold, then warm) and prints its peak memory and time beside the\n"
+        "model's and the updates' sizes.",
+        epilog=AGGREGATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("--spokes", type=int, nargs="+", help="hospital counts (default 5 20; --quick: 2)")
+    a.add_argument("--model", type=json.loads, help='DiffusionConfig overrides as JSON, e.g. \'{"hidden_dim": 256}\' '
+                                                    "(default: the defaults; --quick: hidden_dim 32)")
+    a.add_argument("--workdir", default="out/bench-aggregate", help="sandbox folders and logs (default %(default)s)")
+    a.add_argument("--json", action="store_true", help="print one JSON list of rows (default: a table)")
+    a.add_argument("--quick", action="store_true", help="the smallest round: 2 hospitals, a small model")
+    a.set_defaults(handler=run_aggregate)
+
+
+def run_aggregate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fedcore.sandbox.aggregate_bench import (DEFAULT_SPOKES, QUICK_MODEL, QUICK_SPOKES,
+                                                 run_aggregate_bench)
+
+    spokes = args.spokes or (QUICK_SPOKES if args.quick else DEFAULT_SPOKES)
+    model = args.model if args.model is not None else (QUICK_MODEL if args.quick else {})
+    rows = run_aggregate_bench(spokes, model, Path(args.workdir))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    from rich.console import Console
+
+    Console().print(aggregate_table(rows))
+    return 0
+
+
+AGGREGATE_COLUMNS = {"hospitals": "spokes", "container": "container", "model MiB": "model_mib",
+                     "update MiB": "update_mib", "seconds": "seconds", "peak MiB": "traced_peak_mib",
+                     "peak / model": "peak_to_model", "peak / updates": "peak_to_updates",
+                     "RSS before": "peak_rss_before_call_mib", "RSS after": "peak_rss_after_call_mib"}
+
+
+def aggregate_table(rows: list[dict]):
+    """``bench aggregate``'s rows as a rich table (the columns of AGGREGATE_EPILOG)."""
+    from rich.table import Table
+
+    table = Table(title="Aggregate handler (own process), peak beside the model and the round's updates")
+    for column in AGGREGATE_COLUMNS:
+        table.add_column(column, justify="left" if column == "container" else "right")
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in AGGREGATE_COLUMNS.values()))
+    return table
 
 
 def _register_quality(targets) -> None:
