@@ -21,6 +21,7 @@ from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_
 from fedcore.run_config import RunConfig
 from fedcore.runtime.driver import EventHandler
 from fedcore.runtime.generate import generate_from_version
+from fedcore.runtime.model_directory import write_model_directory
 from fedcore.runtime.simulation import SimulationResult, simulate_federation
 from fedcore.schema import Schema, load_schema
 from fedcore.schema_inference import infer_schema
@@ -65,7 +66,7 @@ def load_data(data: str, schema_arg: str | None) -> tuple[str, pd.DataFrame, Sch
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler | None = None) -> dict:
-    """Run the federation, write ``synthetic.csv``, ``report.json`` and ``report.html``."""
+    """Run the federation, write ``synthetic.csv``, ``report.json``, ``report.html`` and ``model/``."""
     emit = on_event or (lambda _e, _d: None)
     name, frame, schema = load_data(spec.data, spec.schema)
     target = schema.target or schema.names[-1]
@@ -93,6 +94,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler |
                               rows, generate_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     synthetic.to_csv(out_dir / "synthetic.csv", index=False)
+    write_model_directory(out_dir / "model", federation.services, federation.model_version)
     write_report(out_dir, report, holdout, synthetic, schema)
     return report
 

@@ -6,12 +6,13 @@ import argparse
 import logging
 import sys
 
-from fedcore.cli import audit_cmd, bench_cmd, demo_cmd, privacy_cmd, schema_cmd, simulate_cmd
+from fedcore.cli import audit_cmd, bench_cmd, demo_cmd, generate_cmd, privacy_cmd, schema_cmd, simulate_cmd
 
 EXAMPLES = """examples:
   python -m fedcore demo --out out/demo
   python -m fedcore simulate --data actg175 --spokes 3 --rounds 6 --out out/sim
   python -m fedcore simulate --data patients.csv --schema auto --no-dp --out out/nodp
+  python -m fedcore generate --model out/sim/model --rows 1000 --condition arms=1 --out rows.csv
   python -m fedcore privacy epsilon --noise-multiplier 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5
   python -m fedcore privacy plan --target-epsilon 3 --rows 600 --batch-size 256 --epochs-per-round 5 --rounds 6 --delta 1e-5
   python -m fedcore schema infer --data patients.csv --out schema.yaml
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate_cmd.register(commands)
+    generate_cmd.register(commands)
     privacy_cmd.register(commands)
     schema_cmd.register(commands)
     bench_cmd.register(commands)

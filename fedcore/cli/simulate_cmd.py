@@ -20,9 +20,10 @@ def register(commands) -> None:
     p = commands.add_parser(
         "simulate",
         help="federated DP training across simulated hospitals, then generate and score",
-        description="Split a table across simulated hospitals, train one tabular diffusion model "
-        "with DP-SGD and federated averaging, generate synthetic rows and score them on held-out "
-        "real rows. Writes synthetic.csv, report.json and report.html to --out.",
+        description="Split a table across simulated hospitals, train one synthesis model through the "
+        "deployment's round steps (DP runs default to federated marginals; --family diffusion or hybrid "
+        "train with DP-SGD and federated averaging), generate synthetic rows and score them on held-out "
+        "real rows. Writes synthetic.csv, report.json, report.html and model/ (for `generate`) to --out.",
     )
     p.add_argument("--data", default="actg175", help="built-in data set (actg175) or a CSV path")
     p.add_argument("--schema", help="schema file (YAML/JSON), 'auto' to infer, or a built-in schema name")
@@ -156,4 +157,4 @@ def _print_summary(console: Console, report: dict, out: Path) -> None:
         table.add_row(f"epsilon {name}", "no DP" if eps is None else f"{eps:.3f}")
     table.add_row("delta", f"{p['delta']:g}")
     console.print(table)
-    console.print(f"wrote {out / 'synthetic.csv'}, {out / 'report.json'}, {out / 'report.html'}")
+    console.print(f"wrote {out / 'synthetic.csv'}, {out / 'report.json'}, {out / 'report.html'} and {out / 'model'}/")
