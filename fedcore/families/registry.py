@@ -7,9 +7,9 @@ import importlib
 from fedcore.families.base import ModelFamily
 
 _FAMILIES = {
-    "diffusion": "fedcore.families.diffusion:DiffusionFamily",
-    "marginal": "fedcore.families.marginal:MarginalFamily",
-    "hybrid": "fedcore.families.hybrid:HybridFamily",
+    "diffusion": "fedcore.families.diffusion.family:DiffusionFamily",
+    "marginal": "fedcore.families.marginal.family:MarginalFamily",
+    "hybrid": "fedcore.families.hybrid.family:HybridFamily",
 }
 FAMILY_NAMES: tuple[str, ...] = tuple(_FAMILIES)
 

@@ -1,10 +1,10 @@
-"""Mixed-type tabular diffusion model (TabDDPM-style) and its samplers."""
+"""Mixed-type tabular diffusion model (TabDDPM-style) and its samplers.
+
+Importing the package loads its configs only: the model code (torch) loads on first use of one of
+its names, so a run config reads DiffusionConfig's defaults without torch (PEP 562).
+"""
 
 from fedcore.model.config import DiffusionConfig, SamplingConfig
-from fedcore.model.diffusion import DiffusionTarget, TabularDiffusion, TrainingBatch
-from fedcore.model.loss import DiffusionLoss
-from fedcore.model.sampling import sample
-from fedcore.model.weights import build_model, get_weights, initial_weights, resolve_device, set_weights
 
 __all__ = [
     "DiffusionConfig",
@@ -20,3 +20,17 @@ __all__ = [
     "sample",
     "set_weights",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("DiffusionTarget", "TabularDiffusion", "TrainingBatch"):
+        from fedcore.model import diffusion as module
+    elif name == "DiffusionLoss":
+        from fedcore.model import loss as module
+    elif name == "sample":
+        from fedcore.model import sampling as module
+    elif name in ("build_model", "get_weights", "initial_weights", "resolve_device", "set_weights"):
+        from fedcore.model import weights as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(module, name)

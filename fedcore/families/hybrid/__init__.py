@@ -1,5 +1,5 @@
-"""Model family ``hybrid``: a diffusion model pretrained on the marginal model's rows, then DP-SGD."""
+"""Model family ``hybrid``: a diffusion model pretrained on the marginal model's rows, then DP-SGD.
 
-from fedcore.families.hybrid.family import HybridFamily
-
-__all__ = ["HybridFamily"]
+The family is ``family.HybridFamily`` (the registry imports it by name); importing the package loads
+nothing, so a run config reads the family's settings (``config.py``) without its code.
+"""

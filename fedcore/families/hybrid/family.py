@@ -16,9 +16,8 @@ from dataclasses import replace
 from fedcore.families.base import (
     AcceptedRelease, HubRound, ModelFamily, RoundResult, SpokeOutput, SpokePlan, SpokeRound, Tensors,
 )
-from fedcore.families.diffusion import DiffusionFamily
-from fedcore.families.diffusion.family import public_training
-from fedcore.families.marginal import MarginalFamily
+from fedcore.families.diffusion.family import DiffusionFamily, public_training
+from fedcore.families.marginal.family import MarginalFamily
 from fedcore.federation.privacy_plan import plan_spoke
 
 MARGINAL_KINDS = ("select", "measure")

@@ -1,5 +1,5 @@
-"""Model family ``marginal``: federated MST-style marginals fitted with private-pgm."""
+"""Model family ``marginal``: federated MST-style marginals fitted with private-pgm.
 
-from fedcore.families.marginal.family import MarginalFamily
-
-__all__ = ["MarginalFamily"]
+The family is ``family.MarginalFamily`` (the registry imports it by name); importing the package loads
+nothing, so a run config reads the family's settings (``config.py``) without its code.
+"""
