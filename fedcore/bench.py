@@ -21,6 +21,7 @@ from fedcore.model.config import DiffusionConfig, SamplingConfig
 from fedcore.model.weights import initial_weights
 from fedcore.preprocessing.preprocessor import build_preprocessor
 from fedcore.preprocessing.table_stats import compute_table_stats
+from fedcore.run_config import PrivacySettings
 from fedcore.training.config import DPConfig, TrainConfig
 from fedcore.training.local_training import train_local
 from fedcore.synthesize import generate_synthetic
@@ -43,7 +44,7 @@ def run_benchmarks(quick: bool = False) -> dict:
 def bench_dp_train(frame, preprocessor, model: DiffusionConfig, weights, quick: bool) -> dict:
     data = preprocessor.transform(frame.head(600) if quick else frame)
     config = TrainConfig(epochs=1 if quick else 2)
-    dp = DPConfig(noise_multiplier=1.0, max_grad_norm=1.0)
+    dp = DPConfig(noise_multiplier=1.0, max_grad_norm=PrivacySettings().max_grad_norm)
     warmup = preprocessor.transform(frame.head(300))
     for setting in (None, dp):  # first calls pay for imports and allocator growth
         train_local(weights, warmup, preprocessor.layout, model, TrainConfig(epochs=1), setting, seed=0)

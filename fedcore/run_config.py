@@ -27,7 +27,7 @@ class PrivacySettings(BaseModel):
     delta: float = Field(DEFAULT_DELTA, gt=0, lt=1)  # well below 1/rows for hospitals of a few hundred patients
     accountant: Literal["rdp", "prv"] = DEFAULT_ACCOUNTANT  # RDP is conservative; PRV is tighter but slower
     noise_multiplier: float | None = Field(None, gt=0)  # given: used as is; None: planned from target
-    max_grad_norm: float = Field(1.0, gt=0)  # per-sample clipping bound C
+    max_grad_norm: float = Field(1.0, gt=0)  # DP-SGD's per-row clipping bound C (DPConfig gets it through the plan)
     setup_epsilon_share: float = Field(0.1, gt=0, lt=1)  # share of the target spent on setup statistics
     # hybrid family: share of the target for the marginal releases (setup, select, measure);
     # the rest goes to DP-SGD fine-tuning. The marginal family spends the whole target on them.

@@ -66,7 +66,7 @@ class DPConfig:
     """DP-SGD (Abadi et al. 2016) settings; pass ``dp=None`` to train without DP."""
 
     noise_multiplier: float  # Gaussian noise std / clipping norm; chosen by the privacy budget
-    max_grad_norm: float = 1.0  # per-row gradient clipping norm C
+    max_grad_norm: float  # per-row gradient clipping norm C: the run's privacy.max_grad_norm (its default is there)
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.noise_multiplier) and self.noise_multiplier >= 0):
