@@ -1,18 +1,35 @@
-"""Settings of one federated training run, validated once at the start."""
+"""Settings of one federated training run, validated once at the start.
+
+A run holds each component's typed settings: ``privacy`` (PrivacySettings), ``training``
+(TrainingSettings: TrainConfig's defaults) and ``model``, the model family's settings keyed on
+``model.family``: diffusion takes DiffusionConfig's fields, flat (``model.hidden_dim``); marginal
+takes MarginalConfig under ``model.marginal``; hybrid takes both and PretrainConfig under
+``model.pretrain``. Each default is written once, in its component's class.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, FieldSerializationInfo, ValidationInfo, create_model, field_serializer,
+    field_validator, model_validator,
+)
 
 from fedcore.aggregation.registry import AGGREGATOR_NAMES, validate_strategy_params
 from fedcore.deployment_defaults import DEFAULT_ACCOUNTANT, DEFAULT_DELTA
+from fedcore.families.hybrid.config import PretrainConfig
+from fedcore.families.marginal.config import MarginalConfig
+from fedcore.families.registry import FAMILY_NAMES
+from fedcore.model.config import DiffusionConfig
+from fedcore.training.config import TrainConfig
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
-MODEL_FAMILIES = ("diffusion", "marginal", "hybrid")
 DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
-_NON_DIFFUSION_KEYS = ("family", "marginal", "pretrain")
+# Configs stored and sent before ``training`` carry these at the top level (name there -> name in training).
+_EARLIER_TRAINING_KEYS = {"batch_size": "batch_size", "epochs_per_round": "epochs", "learning_rate": "learning_rate"}
 
 
 class PrivacySettings(BaseModel):
@@ -48,8 +65,85 @@ class PrivacySettings(BaseModel):
         return data
 
 
+class TrainingSettings(BaseModel):
+    """Each hospital's local training in a round (diffusion and hybrid families).
+
+    The defaults are TrainConfig's, where the measurements behind them are noted; the bounds keep a
+    run from asking for what no hospital can do.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_size: int = Field(TrainConfig.batch_size, ge=1, le=1_000_000)  # expected Poisson batch; capped at a hospital's rows
+    epochs: int = Field(TrainConfig.epochs, ge=1, le=1000)  # local epochs between aggregations
+    learning_rate: float = Field(TrainConfig.learning_rate, gt=0, le=10, allow_inf_nan=False)  # AdamW step size
+
+
+class _ModelSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    family: str
+
+
+DIFFUSION_SETTINGS = tuple(field.name for field in dataclasses.fields(DiffusionConfig))
+
+
+class _WithDiffusion(_ModelSettings):
+    """DiffusionConfig's fields, flat under ``model``; DiffusionConfig checks them, with its own messages."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked_by_diffusion_config(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # exact JSON types, bounds, norm_groups dividing hidden_dim
+            DiffusionConfig(**{name: value for name, value in data.items() if name in DIFFUSION_SETTINGS})
+        return data
+
+    @property
+    def diffusion(self) -> DiffusionConfig:
+        """The denoiser's architecture, as the model code takes it."""
+        return DiffusionConfig(**{name: getattr(self, name) for name in DIFFUSION_SETTINGS})
+
+
+def _fields_of(config_class) -> dict[str, Any]:
+    """A config dataclass's fields as pydantic field definitions: its own types and defaults."""
+    types = typing.get_type_hints(config_class)
+    return {field.name: (types[field.name], field.default) for field in dataclasses.fields(config_class)}
+
+
+_DiffusionFields = create_model("_DiffusionFields", __base__=_WithDiffusion, **_fields_of(DiffusionConfig))
+
+
+class DiffusionModelSettings(_DiffusionFields):
+    """``model`` of family diffusion: the denoiser's architecture (DiffusionConfig's fields)."""
+
+    family: Literal["diffusion"] = "diffusion"
+
+
+class MarginalModelSettings(_ModelSettings):
+    """``model`` of family marginal: the marginal synthesizer's settings under ``marginal``."""
+
+    family: Literal["marginal"] = "marginal"
+    marginal: MarginalConfig = Field(default_factory=MarginalConfig)
+
+
+class HybridModelSettings(_DiffusionFields):
+    """``model`` of family hybrid: the denoiser's architecture (flat, as for diffusion), the marginal
+    model's settings under ``marginal`` and the hub's pretraining under ``pretrain``."""
+
+    family: Literal["hybrid"] = "hybrid"
+    marginal: MarginalConfig = Field(default_factory=MarginalConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+
+
+MODEL_SETTINGS: dict[str, type[_ModelSettings]] = {
+    "diffusion": DiffusionModelSettings, "marginal": MarginalModelSettings, "hybrid": HybridModelSettings,
+}
+ModelSettings = Annotated[DiffusionModelSettings | MarginalModelSettings | HybridModelSettings,
+                          Field(discriminator="family")]
+
+
 class RunConfig(BaseModel):
-    """One run: which hospitals, how many rounds, how to aggregate, how private."""
+    """One run: which hospitals, how many rounds, how to aggregate, how private, what to train."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,27 +152,64 @@ class RunConfig(BaseModel):
     quorum: int = Field(2, ge=1)  # fewest hospitals whose updates make a round
     strategy: Literal[AGGREGATION_STRATEGIES] = "fedavg"  # type: ignore[valid-type]
     strategy_params: dict[str, Any] = Field(default_factory=dict)  # typed per strategy, e.g. {"eta": 0.01} for fedadam
-    batch_size: int = Field(256, ge=1, le=1_000_000)  # expected Poisson batch; capped at a hospital's rows
-    epochs_per_round: int = Field(5, ge=1, le=1000)  # local epochs between aggregations
     stats_bins: int = Field(32, ge=2, le=1024)  # setup-round histogram bins per numeric column
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
-    model: dict[str, Any] = Field(default_factory=dict)  # {"family": ..., diffusion overrides, "marginal": {...}}
-    learning_rate: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)  # None = TrainConfig's default
+    training: TrainingSettings = TrainingSettings()
+    model: ModelSettings  # left out: DEFAULT_FAMILY's defaults for DP runs, diffusion's without (_name_the_family)
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_earlier_shape(cls, data: Any) -> Any:
+        """Configs stored and sent before ``training`` existed carry batch_size, epochs_per_round and
+        learning_rate (null: TrainConfig's default) at the top level; they move into ``training``."""
+        if not isinstance(data, dict) or not data.keys() & _EARLIER_TRAINING_KEYS.keys():
+            return data
+        training = data.get("training") or {}
+        if isinstance(training, TrainingSettings):
+            training = training.model_dump(exclude_unset=True)
+        if not isinstance(training, dict):
+            return data  # validation names the bad training object
+        earlier = {new: data[old] for old, new in _EARLIER_TRAINING_KEYS.items()
+                   if old in data and not (old == "learning_rate" and data[old] is None)}
+        twice = sorted(earlier.keys() & training.keys())
+        if twice:
+            raise ValueError(f"training.{twice[0]} is given twice: also at the top level, where configs "
+                             "written before training settings had their own object carry it")
+        rest = {key: value for key, value in data.items() if key not in _EARLIER_TRAINING_KEYS}
+        return rest | {"training": training | earlier}
 
     @model_validator(mode="before")
     @classmethod
     def _name_the_family(cls, data: Any) -> Any:
         """The stored config always names its model family (default: DEFAULT_FAMILY for DP runs)."""
-        if isinstance(data, dict):
-            model = dict(data.get("model") or {})
-            if "family" not in model:
-                privacy = data.get("privacy") or {}
-                enabled = privacy.enabled if isinstance(privacy, PrivacySettings) else privacy.get("enabled", True)
-                model["family"] = DEFAULT_FAMILY if enabled else "diffusion"
-            data = dict(data) | {"model": model}
-        return data
+        if not isinstance(data, dict):
+            return data
+        model = {} if data.get("model") is None else data["model"]
+        if not isinstance(model, dict) or "family" in model:
+            return data
+        privacy = data.get("privacy") or {}
+        enabled = privacy.enabled if isinstance(privacy, PrivacySettings) else (
+            privacy.get("enabled", True) if isinstance(privacy, dict) else True)
+        return data | {"model": model | {"family": DEFAULT_FAMILY if enabled else "diffusion"}}
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _settings_of_its_family(cls, model: Any) -> Any:
+        """A known family, and no settings of another one (the message says whose they are)."""
+        if not isinstance(model, dict):
+            return model
+        family = model.get("family")
+        if family not in MODEL_SETTINGS:
+            raise ValueError(f"model.family must be one of {FAMILY_NAMES}, got {family!r}")
+        owners = {key: [name for name, settings in MODEL_SETTINGS.items() if key in settings.model_fields]
+                  for key in model if key not in MODEL_SETTINGS[family].model_fields}
+        foreign = {key: names for key, names in owners.items() if names}
+        if foreign:
+            whose = "; ".join(f"model.{key} is a setting of {' and '.join(names)}" for key, names in foreign.items())
+            raise ValueError(f"settings of another family mean nothing to family {family!r}: {whose}")
+        return model
 
     @field_validator("strategy_params")
     @classmethod
@@ -91,53 +222,20 @@ class RunConfig(BaseModel):
     def _check(self) -> "RunConfig":
         if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
             raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
-        if self.family not in MODEL_FAMILIES:
-            raise ValueError(f"model.family must be one of {MODEL_FAMILIES}, got {self.family!r}")
-        self.train_config()  # training settings are checked here too, before any privacy is spent
-        if self.family in ("diffusion", "hybrid"):
-            self.diffusion_config()  # model overrides are checked here, not at first training
-        if self.family in ("marginal", "hybrid"):
-            self.marginal_config()
-        elif "marginal" in self.model:
-            raise ValueError(f"model.marginal settings mean nothing to family {self.family!r}")
-        if self.family == "hybrid":
-            self.pretrain_config()
-        elif "pretrain" in self.model:
-            raise ValueError(f"model.pretrain settings mean nothing to family {self.family!r}")
-        unknown = set(self.model) - {"family", "marginal"}
-        if self.family == "marginal" and unknown:
-            raise ValueError(f"unknown model setting for family marginal: {sorted(unknown)}; "
-                             "its settings go under model.marginal")
+        self.train_config()  # TrainConfig's own checks too, before any privacy is spent
         return self
+
+    @field_serializer("model")
+    def _settings_given(self, model: _ModelSettings, info: FieldSerializationInfo) -> dict[str, Any]:
+        """The family and the settings the run gave it, not every default: the form in which runs are
+        stored and sent (the published model version records the settings in full)."""
+        return {"family": model.family} | model.model_dump(mode=info.mode, exclude_unset=True)
 
     @property
     def family(self) -> str:
-        return str(self.model.get("family", "diffusion"))
+        return self.model.family
 
-    def diffusion_config(self):
-        from fedcore.model.config import DiffusionConfig
-
-        settings = {k: v for k, v in self.model.items() if k not in _NON_DIFFUSION_KEYS}
-        try:
-            return DiffusionConfig(**settings)
-        except TypeError as exc:
-            raise ValueError(f"unknown model setting: {exc}") from exc
-
-    def marginal_config(self):
-        from fedcore.families.marginal.config import MarginalConfig
-
-        return MarginalConfig.model_validate(self.model.get("marginal") or {})
-
-    def pretrain_config(self):
-        from fedcore.families.hybrid.config import PretrainConfig
-
-        return PretrainConfig.model_validate(self.model.get("pretrain") or {})
-
-    def train_config(self):
-        from fedcore.training.config import TrainConfig
-
-        extra = {"learning_rate": self.learning_rate} if self.learning_rate else {}
-        return TrainConfig(
-            batch_size=self.batch_size, epochs=self.epochs_per_round,
-            proximal_mu=float(self.strategy_params.get("proximal_mu", 0.0)), **extra,
-        )
+    def train_config(self) -> TrainConfig:
+        """What each hospital's local training runs with: the run's training settings, FedProx's mu."""
+        return TrainConfig(**self.training.model_dump(),
+                           proximal_mu=float(self.strategy_params.get("proximal_mu", 0.0)))

@@ -3,7 +3,7 @@
 A run's ``strategy_params`` are checked against these when the run is validated, before any
 privacy is spent, so a bad value is refused at POST /runs, InitRun, ``simulate`` and ``demo``
 rather than at the first aggregation. Only what the hub's aggregation uses is accepted: the
-client learning rate of FedOpt (Flower's ``eta_l``) is the run's ``learning_rate``, and
+client learning rate of FedOpt (Flower's ``eta_l``) is the run's ``training.learning_rate``, and
 Flower's client-sampling options mean nothing here (every admitted hospital takes part).
 Parameters left out take Flower's own defaults.
 """

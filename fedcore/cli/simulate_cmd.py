@@ -46,8 +46,8 @@ def register(commands) -> None:
     p.add_argument("--strategy", choices=AGGREGATION_STRATEGIES, default="fedavg")
     p.add_argument("--quorum", type=int, default=defaults.quorum)
     p.add_argument("--epochs-per-round", type=int,
-                   help=f"local epochs per training round (default {defaults.epochs_per_round})")
-    p.add_argument("--batch-size", type=int, help=f"DP-SGD batch size (default {defaults.batch_size})")
+                   help=f"local epochs per training round (default {defaults.training.epochs})")
+    p.add_argument("--batch-size", type=int, help=f"DP-SGD batch size (default {defaults.training.batch_size})")
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
     p.add_argument("--sampling-steps", type=int, help="denoising steps when generating")
     p.add_argument("--family", choices=FAMILY_NAMES,

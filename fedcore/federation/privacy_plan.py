@@ -57,9 +57,9 @@ def batch_schedule(config: RunConfig, rows: int) -> tuple[int, float, int]:
     Opacus' DPDataLoader samples each row with q = 1 / ceil(rows / batch) and takes
     ceil(rows / batch) steps per epoch; plan with exactly the numbers it will use.
     """
-    batch = min(config.batch_size, rows)
+    batch = min(config.training.batch_size, rows)
     batches_per_epoch = math.ceil(rows / batch)
-    return batch, 1.0 / batches_per_epoch, batches_per_epoch * config.epochs_per_round
+    return batch, 1.0 / batches_per_epoch, batches_per_epoch * config.training.epochs
 
 
 def plan_spoke(config: RunConfig, rows: int, prior_history: tuple[StepRecord, ...] | None = None,

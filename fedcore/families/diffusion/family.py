@@ -37,7 +37,7 @@ class DiffusionFamily(ModelFamily):
         from fedcore.preprocessing.preprocessor import build_preprocessor
 
         preprocessor = build_preprocessor(schema, merged_stats, config.numeric_transform)
-        weights = initial_weights(preprocessor.layout, config.diffusion_config(), seed=config.seed)
+        weights = initial_weights(preprocessor.layout, config.model.diffusion, seed=config.seed)
         return preprocessor.to_dict(), weights
 
     def release(self, spoke_round: SpokeRound) -> SpokeOutput:
@@ -56,7 +56,7 @@ class DiffusionFamily(ModelFamily):
         if spoke_round.private:
             dp = DPConfig(noise_multiplier=training.noise_multiplier, max_grad_norm=training.max_grad_norm)
         result = train_local(spoke_round.previous, preprocessor.transform(spoke_round.frame), preprocessor.layout,
-                             config.diffusion_config(), train_config, dp, spoke_round.seed)
+                             config.model.diffusion, train_config, dp, spoke_round.seed)
         if dp is not None and (result.noise_multiplier, result.sample_rate, result.steps) != (
                 training.noise_multiplier, training.sample_rate, training.steps_per_round):
             raise RuntimeError(
@@ -83,7 +83,7 @@ class DiffusionFamily(ModelFamily):
         return RoundResult(model=result.weights, loss=result.metrics.get("loss"), state=aggregator.state() or None)
 
     def describe(self, config) -> dict:
-        return {"family": self.name, "model": config.diffusion_config().to_dict()}
+        return {"family": self.name, "model": config.model.diffusion.to_dict()}
 
     def generate(self, encoder, model, description, schema, rows, seed, conditions, sampling):
         from fedcore.model.config import DiffusionConfig, SamplingConfig

@@ -83,17 +83,17 @@ class HybridFamily(ModelFamily):
         config = hub_round.config
         domain = MarginalDomain.from_dict(hub_round.encoder["marginal"])
         preprocessor = GlobalPreprocessor.from_dict(hub_round.encoder["diffusion"])
-        initial = initial_weights(preprocessor.layout, config.diffusion_config(), seed=config.seed)
+        initial = initial_weights(preprocessor.layout, config.model.diffusion, seed=config.seed)
         weights, loss = pretrain_diffusion(config, MarginalModel.from_tensors(fitted.model, domain), domain,
-                                           preprocessor, initial, config.pretrain_config())
+                                           preprocessor, initial, config.model.pretrain)
         return RoundResult(model=weights, metrics={**fitted.metrics, "pretrain_loss": loss})
 
     def can_publish(self, config, last_round: int) -> bool:
         return last_round >= len(MARGINAL_KINDS)  # the pretrained model exists after the measurement round
 
     def describe(self, config) -> dict:
-        return {"family": self.name, "model": config.diffusion_config().to_dict(),
-                "marginal": config.marginal_config().model_dump(), "pretrain": config.pretrain_config().model_dump(),
+        return {"family": self.name, "model": config.model.diffusion.to_dict(),
+                "marginal": config.model.marginal.model_dump(), "pretrain": config.model.pretrain.model_dump(),
                 "measurement_share": config.privacy.measurement_share}
 
     def generate(self, encoder, model, description, schema, rows, seed, conditions, sampling):

@@ -22,6 +22,6 @@ def pretrain_diffusion(config, marginal_model: MarginalModel, domain: MarginalDo
     rows = sample_rows(marginal_model, domain, settings.rows, config.seed)
     train_config = replace(config.train_config(), batch_size=settings.batch_size, epochs=settings.epochs,
                            proximal_mu=0.0)
-    result = train_local(initial, preprocessor.transform(rows), preprocessor.layout, config.diffusion_config(),
+    result = train_local(initial, preprocessor.transform(rows), preprocessor.layout, config.model.diffusion,
                          train_config, None, config.seed)
     return result.weights, float(result.mean_loss)

@@ -37,7 +37,7 @@ class MarginalFamily(ModelFamily):
 
     def release_mechanisms(self, config, budget_share: float = 1.0) -> tuple[StepRecord, StepRecord, StepRecord]:
         """(setup, select, measure) Gaussian releases whose composition is ``budget_share`` of the target."""
-        privacy, settings = config.privacy, config.marginal_config()
+        privacy, settings = config.privacy, config.model.marginal
         shares = (privacy.setup_epsilon_share, settings.select_share,
                   1.0 - privacy.setup_epsilon_share - settings.select_share)
         if shares[2] <= 0:
@@ -54,7 +54,7 @@ class MarginalFamily(ModelFamily):
         return SpokePlan(rows, tuple((m,) for m in self.release_mechanisms(config)))
 
     def build_setup(self, config, schema, merged_stats):
-        domain = build_domain(schema, merged_stats, config.marginal_config().max_cells)
+        domain = build_domain(schema, merged_stats, config.model.marginal.max_cells)
         return domain.to_dict(), rounds.one_way_to_tensors(domain, domain.one_way_from_stats(merged_stats))
 
     def release(self, spoke_round: SpokeRound) -> SpokeOutput:
@@ -94,7 +94,7 @@ class MarginalFamily(ModelFamily):
         setup_rows = sum(plan.rows for plan in hub_round.plans.values())
         scale = setup_rows / summed.rows  # hospitals missing from this round: scale the tables to the setup's total
         two_way = {c: (table * scale, summed.noise_std * scale) for c, table in summed.tables.items()}
-        model = fit_marginal_model(domain, one_way, two_way, hub_round.config.marginal_config().fit_iterations,
+        model = fit_marginal_model(domain, one_way, two_way, hub_round.config.model.marginal.fit_iterations,
                                    total=float(setup_rows))
         return RoundResult(model=model.to_tensors())
 
@@ -102,7 +102,7 @@ class MarginalFamily(ModelFamily):
         return last_round >= len(KINDS)  # before the measurement there is no fitted model
 
     def describe(self, config) -> dict:
-        return {"family": self.name, "model": {"family": self.name, **config.marginal_config().model_dump()}}
+        return {"family": self.name, "model": {"family": self.name, **config.model.marginal.model_dump()}}
 
     def generate(self, encoder, model, description, schema, rows, seed, conditions, sampling):
         domain = MarginalDomain.from_dict(encoder)
