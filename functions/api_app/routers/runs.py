@@ -112,20 +112,21 @@ def _new_run_id() -> str:
 
 def _run_config(body: RunStartRequest, defaults: DeploymentDefaults, run_id: str) -> RunConfig:
     """The request over the deployment's defaults (applied as InitRun applies them), validated as InitRun will."""
+    training = {"epochs": body.epochs_per_round, "batch_size": body.batch_size}
     fields = {"rounds": body.rounds, "quorum": body.quorum, "strategy": body.strategy,
-              "strategy_params": body.strategy_params, "epochs_per_round": body.epochs_per_round,
-              "batch_size": body.batch_size, "model": body.model}
+              "strategy_params": body.strategy_params, "model": body.model,
+              "training": {k: v for k, v in training.items() if v is not None} or None}
     config = {k: v for k, v in fields.items() if v is not None}
     config["privacy"] = {"target_epsilon": body.target_epsilon} if body.target_epsilon else {}
-    try:
-        return RunConfig.model_validate(defaults.apply(config) | {"run_id": run_id})
+    try:  # strict: JSON's own types, as for the rest of the request body
+        return RunConfig.model_validate(defaults.apply(config) | {"run_id": run_id}, strict=True)
     except ValidationError as exc:
         details = [{"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()]
         first = details[0]
         where = ".".join(first["location"]) or "run"
         raise ApiError(422, "invalid_run_config", f"the run settings are not valid: {where}: {first['message']}",
                        details) from None
-    except (ValueError, TypeError) as exc:  # DiffusionConfig checks model settings with plain exceptions
+    except (ValueError, TypeError) as exc:  # a check raising outside pydantic's validation is refused alike
         raise ApiError(422, "invalid_run_config", f"the run settings are not valid: {exc}") from None
 
 

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainValidator
 
 from fedcore.datasets import BUILTIN_SCHEMAS
-from fedcore.run_config import AGGREGATION_STRATEGIES
+from fedcore.run_config import (
+    AGGREGATION_STRATEGIES, DEFAULT_FAMILY, DiffusionModelSettings, HybridModelSettings, MarginalModelSettings,
+    TrainingSettings,
+)
 from fedcore.schema import Schema
 from functions.api_app.schemas.common import ID_PATTERN, RequestBody
+
+
+def _model_object(value: Any) -> dict[str, Any]:
+    """The object as sent: RunConfig checks it with the rest of the run (as InitRun will), so a bad
+    setting gets the run's own message and an invalid_run_config error."""
+    if not isinstance(value, dict):
+        raise ValueError("model must be an object")
+    return value
+
+
+# Documented as its variants (anyOf, not a discriminated oneOf: ``family`` may be left out).
+ModelObject = Annotated[dict[str, Any], PlainValidator(
+    _model_object, json_schema_input_type=DiffusionModelSettings | MarginalModelSettings | HybridModelSettings)]
 
 
 class RunStartRequest(RequestBody):
@@ -25,10 +41,14 @@ class RunStartRequest(RequestBody):
     strategy_params: dict[str, int | float] | None = Field(
         None, max_length=16, description="the strategy's own parameters, e.g. {\"proximal_mu\": 0.01} for fedprox, "
                                          "{\"num_malicious_clients\": 1} for krum; unknown names are refused")
-    epochs_per_round: int | None = Field(None, ge=1, le=1000)
-    batch_size: int | None = Field(None, ge=1, le=1_000_000)
-    model: dict[str, int | float | str | bool] | None = Field(
-        None, max_length=32, description="DiffusionConfig overrides, e.g. {\"hidden_dim\": 512}")
+    epochs_per_round: int | None = Field(None, ge=1, le=1000, description=(
+        f"local epochs per round at each hospital (default {TrainingSettings().epochs})"))
+    batch_size: int | None = Field(None, ge=1, le=1_000_000, description=(
+        f"expected DP-SGD batch, capped at a hospital's rows (default {TrainingSettings().batch_size})"))
+    model: ModelObject | None = Field(None, description=(
+        "the model family's settings, by family: diffusion takes the denoiser's settings, e.g. "
+        "{\"family\": \"diffusion\", \"hidden_dim\": 128}; marginal takes {\"marginal\": {...}}; hybrid takes both "
+        f"and {{\"pretrain\": {{...}}}}. Without family: {DEFAULT_FAMILY} (runs started here use DP)"))
     table_schema: Literal[BUILTIN_SCHEMAS] | Schema = Field(  # type: ignore[valid-type]
         "healthcare", alias="schema", description="a built-in schema name or a schema object")
 

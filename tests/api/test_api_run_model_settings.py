@@ -1,0 +1,87 @@
+"""POST /runs: ``model`` is the model family's settings, keyed on ``family`` (RunConfig's union), and the
+run's training settings arrive in ``training`` (issue 10 item 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apigw import ADMIN, Gateway
+
+from fedcore.families.marginal.config import MarginalConfig
+from fedcore.model.config import DiffusionConfig
+from fedcore.run_config import TrainingSettings
+
+
+def _sent(sfn, reply) -> dict:
+    return json.loads(sfn.describe_execution(executionArn=reply.json()["execution_arn"])["input"])["config"]
+
+
+@pytest.mark.parametrize("model", [
+    {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1},  # the flat diffusion keys of before
+    {"family": "marginal", "marginal": {"max_cells": 8, "fit_iterations": 200}},
+    {"family": "hybrid", "hidden_dim": 32, "pretrain": {"rows": 1000}, "marginal": {"select_share": 0.4}},
+    {},  # no family: the default under DP
+])
+def test_each_familys_settings_are_accepted_and_sent_as_given(empty_hub, model):
+    # Arrange
+    _, app, sfn = empty_hub
+
+    # Act
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"model": model})
+
+    # Assert
+    assert reply.status == 202, reply.text
+    assert _sent(sfn, reply)["model"] == (model or {"family": "marginal"})
+
+
+def test_training_settings_arrive_in_the_runs_training_object(empty_hub):
+    # Arrange
+    _, app, sfn = empty_hub
+
+    # Act
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"epochs_per_round": 2, "batch_size": 64})
+
+    # Assert
+    assert reply.status == 202, reply.text
+    sent = _sent(sfn, reply)
+    assert sent["training"] == {"batch_size": 64, "epochs": 2, "learning_rate": TrainingSettings().learning_rate}
+    assert "epochs_per_round" not in sent and "batch_size" not in sent
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ({"family": "marginal", "hidden_dim": 32}, "mean nothing to family 'marginal'"),
+    ({"family": "diffusion", "pretrain": {"rows": 1000}}, "model.pretrain is a setting of hybrid"),
+    ({"family": "marginal", "marginal": {"max_cells": "8"}}, "valid integer"),  # JSON's own types, as elsewhere
+    ({"family": "hybrid", "pretrain": {"rows": 5}}, "pretrain.rows"),
+    ({"family": "vae"}, "model.family must be one of"),
+])
+def test_bad_model_settings_are_refused_as_invalid_run_settings(empty_hub, model, message):
+    # Arrange
+    _, app, _ = empty_hub
+
+    # Act
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"model": model})
+
+    # Assert
+    assert (reply.status, reply.code) == (422, "invalid_run_config"), reply.text
+    assert message in reply.json()["error"]["message"]
+
+
+def test_the_openapi_document_shows_each_familys_settings_with_the_classes_defaults(empty_hub):
+    # Arrange
+    _, app, _ = empty_hub
+
+    # Act
+    document = app.openapi()
+
+    # Assert
+    schemas = document["components"]["schemas"]
+    model = schemas["RunStartRequest"]["properties"]["model"]
+    assert {"#/components/schemas/DiffusionModelSettings", "#/components/schemas/MarginalModelSettings",
+            "#/components/schemas/HybridModelSettings"} <= {variant.get("$ref") for variant in model["anyOf"]}
+    diffusion = schemas["DiffusionModelSettings"]["properties"]
+    assert diffusion["family"]["const"] == "diffusion"
+    assert diffusion["hidden_dim"]["default"] == DiffusionConfig().hidden_dim
+    assert schemas["MarginalConfig"]["properties"]["max_cells"]["default"] == MarginalConfig().max_cells
+    assert set(schemas["HybridModelSettings"]["properties"]) >= {"hidden_dim", "marginal", "pretrain"}
