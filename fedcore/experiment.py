@@ -35,7 +35,7 @@ HOLDOUT_SHARE = 0.2  # real rows kept away from every hospital, for scoring
 @dataclass(frozen=True)
 class ExperimentSpec:
     data: str  # a built-in data set name or a CSV path
-    spokes: int = 3
+    spokes: int = 3  # simulated hospitals (`simulate --spokes`)
     schema: str | None = None  # schema file, "auto", a built-in schema name, or None (built-in data)
     config: RunConfig = RunConfig()  # model and training settings included
     sampling: SamplingConfig = SamplingConfig()

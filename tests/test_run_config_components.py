@@ -167,3 +167,42 @@ def test_the_stored_model_object_holds_the_family_and_what_the_run_gave_it():
 
     # Assert
     assert stored["model"] == {"family": "hybrid", "hidden_dim": 32, "norm_groups": 4}
+
+
+def test_simulate_help_reads_its_defaults_from_the_config_classes():
+    # Arrange: other training defaults in TrainConfig, set before the CLI is imported
+    code = (
+        "import fedcore.training.config as t\n"
+        "t.TrainConfig.batch_size, t.TrainConfig.epochs = 99, 7\n"
+        "from fedcore.cli.main import main\n"
+        "main(['simulate', '--help'])\n"
+    )
+
+    # Act
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    # Assert
+    shown = " ".join(completed.stdout.split())  # argparse wraps its lines
+    assert completed.returncode == 0, completed.stderr
+    assert "local epochs per training round (default 7)" in shown
+    assert "DP-SGD batch size (default 99)" in shown
+
+
+def test_simulate_builds_the_run_from_the_config_classes_defaults_and_its_flags(tmp_path):
+    from fedcore.cli.main import build_parser
+    from fedcore.cli.simulate_cmd import spec_from_args
+    from fedcore.experiment import ExperimentSpec
+
+    # Arrange
+    parser = build_parser()
+
+    # Act
+    plain = spec_from_args(parser.parse_args(["simulate", "--family", "diffusion", "--out", str(tmp_path)]))
+    flags = spec_from_args(parser.parse_args(["simulate", "--family", "diffusion", "--batch-size", "64",
+                                              "--epochs-per-round", "2", "--out", str(tmp_path)]))
+
+    # Assert
+    assert (plain.spokes, plain.config.privacy, plain.config.strategy) == (
+        ExperimentSpec.spokes, PrivacySettings(), RunConfig().strategy)
+    assert plain.config.training == TrainingSettings() and plain.config.train_config() == TrainConfig()
+    assert flags.config.training == TrainingSettings(batch_size=64, epochs=2)

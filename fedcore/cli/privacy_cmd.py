@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fedcore.deployment_defaults import DEFAULT_DELTA
+from fedcore.deployment_defaults import DEFAULT_ACCOUNTANT, DEFAULT_DELTA
 from fedcore.privacy.accountant import StepRecord, compute_epsilon
 from fedcore.privacy.planner import plan_noise_multiplier, poisson_sample_rate, steps_per_round
 
@@ -22,7 +22,7 @@ def register(commands) -> None:
     eps.add_argument("--sample-rate", type=float, required=True, help="Poisson sampling rate q = batch / rows")
     eps.add_argument("--steps", type=int, required=True, help="number of optimizer steps")
     eps.add_argument("--delta", type=float, default=DEFAULT_DELTA, help="target delta (default %(default)g)")
-    eps.add_argument("--accountant", choices=("rdp", "prv"), default="rdp", help="default rdp")
+    eps.add_argument("--accountant", choices=("rdp", "prv"), default=DEFAULT_ACCOUNTANT, help="default %(default)s")
     eps.set_defaults(handler=_epsilon)
 
     plan = sub.add_parser(
@@ -36,7 +36,7 @@ def register(commands) -> None:
     plan.add_argument("--epochs-per-round", type=int, required=True)
     plan.add_argument("--rounds", type=int, required=True)
     plan.add_argument("--delta", type=float, default=DEFAULT_DELTA)
-    plan.add_argument("--accountant", choices=("rdp", "prv"), default="rdp")
+    plan.add_argument("--accountant", choices=("rdp", "prv"), default=DEFAULT_ACCOUNTANT, help="default %(default)s")
     plan.set_defaults(handler=_plan)
 
 

@@ -27,32 +27,34 @@ def register(commands) -> None:
     )
     p.add_argument("--data", default="actg175", help="built-in data set (actg175) or a CSV path")
     p.add_argument("--schema", help="schema file (YAML/JSON), 'auto' to infer, or a built-in schema name")
-    p.add_argument("--spokes", type=int, default=3, help="simulated hospitals (default 3)")
-    defaults = RunConfig()
+    p.add_argument("--spokes", type=int, default=ExperimentSpec.spokes, help="simulated hospitals (default %(default)s)")
+    defaults, privacy = RunConfig(), PrivacySettings()
     p.add_argument("--rounds", type=int,
                    help=f"training rounds of the diffusion family (default {defaults.rounds}); "
                         "the marginal family always runs one select and one measure round")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     dp = p.add_mutually_exclusive_group()
-    dp.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
+    dp.add_argument("--target-epsilon", type=float, default=privacy.target_epsilon,
                     help="epsilon per hospital over the whole run (default %(default)s)")
     dp.add_argument("--no-dp", action="store_true", help="train without differential privacy")
     p.add_argument("--noise-multiplier", type=float, help="fixed DP-SGD noise multiplier instead of planning one")
-    p.add_argument("--delta", type=float, default=PrivacySettings().delta)
-    p.add_argument("--accountant", choices=("rdp", "prv"), default="rdp")
-    p.add_argument("--measurement-share", type=float, default=PrivacySettings().measurement_share,
+    p.add_argument("--delta", type=float, default=privacy.delta, help="default %(default)s")
+    p.add_argument("--accountant", choices=("rdp", "prv"), default=privacy.accountant, help="default %(default)s")
+    p.add_argument("--measurement-share", type=float, default=privacy.measurement_share,
                    help="hybrid family: share of the target for the marginal releases, the rest for DP-SGD "
                         "fine-tuning; 1 = publish the pretrained model (default %(default)s)")
-    p.add_argument("--strategy", choices=AGGREGATION_STRATEGIES, default="fedavg")
-    p.add_argument("--quorum", type=int, default=defaults.quorum)
+    p.add_argument("--strategy", choices=AGGREGATION_STRATEGIES, default=defaults.strategy,
+                   help="aggregation strategy (default %(default)s)")
+    p.add_argument("--quorum", type=int, default=defaults.quorum, help="default %(default)s, at most --spokes")
     p.add_argument("--epochs-per-round", type=int,
                    help=f"local epochs per training round (default {defaults.training.epochs})")
     p.add_argument("--batch-size", type=int, help=f"DP-SGD batch size (default {defaults.training.batch_size})")
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
-    p.add_argument("--sampling-steps", type=int, help="denoising steps when generating")
+    p.add_argument("--sampling-steps", type=int,
+                   help=f"denoising steps when generating (default {SamplingConfig().steps})")
     p.add_argument("--family", choices=FAMILY_NAMES,
                    help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
     p.set_defaults(handler=run)
 
 
@@ -70,11 +72,12 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         measurement_share=args.measurement_share,
     )
     strategy_params = {"proximal_mu": 0.01} if args.strategy == "fedprox" else {}
-    training = {key: getattr(args, key) for key in ("rounds", "batch_size", "epochs_per_round")
-                if getattr(args, key) is not None}
+    given = {"rounds": args.rounds, "training": {"batch_size": args.batch_size, "epochs": args.epochs_per_round}}
+    given["training"] = {key: value for key, value in given["training"].items() if value is not None}
     config = RunConfig(
         quorum=min(args.quorum, args.spokes), strategy=args.strategy, strategy_params=strategy_params,
-        privacy=privacy, seed=args.seed, model={"family": args.family} if args.family else {}, **training,
+        privacy=privacy, seed=args.seed, model={"family": args.family} if args.family else {},
+        **{key: value for key, value in given.items() if value is not None},
     )
     if config.family == "marginal":
         given = [flag for key, flag in TRAINING_FLAGS.items() if getattr(args, key) is not None]
