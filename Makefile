@@ -32,7 +32,7 @@ CDK_ENV ?= dev
 
 synth: $(VENV)
 	rm -rf cdk.out
-	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"env": "$(CDK_ENV)"}' $(PY) cdk/app.py
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"env": "$(CDK_ENV)"}' $(PY) -m cdk.app
 
 lint: synth
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json

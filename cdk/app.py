@@ -1,18 +1,15 @@
 """CDK entry point: the hub stack and one spoke stack per hospital of the selected environment.
 
-    cdk synth -c env=dev                      # through the CDK CLI (cdk.json runs this file)
-    CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"env": "dev"}' .venv/bin/python cdk/app.py   # without it
+    cdk synth -c env=dev                      # through the CDK CLI (cdk.json runs this module)
+    CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"env": "dev"}' .venv/bin/python -m cdk.app   # without it (make synth)
+
+A module of the ``cdk`` package, run with ``-m`` from the folder of ``cdk.json`` (the CDK CLI's
+working directory), never as a script: the sandbox synthesizes the app the same way.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-if __package__ in (None, ""):
-    # Run as a script (cdk.json, make synth), sys.path[0] is cdk/; `import cdk` needs its parent instead
-    # (cdk/ is not an installed package). `python -m cdk.app` from the repository root needs neither.
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import aws_cdk as cdk
 
