@@ -1,5 +1,7 @@
 """What a hub function reads from its environment: its step's adapters (built once per Lambda
-container) and the deployment's settings (spokes, default epsilon, run defaults).
+container) and the deployment's settings (spokes, default epsilon, run defaults). Code outside
+``functions`` calls the handlers (``functions.<step>.handler``, as the Lambda runtime does) and
+``cold_start``; ``step_services`` is the handlers' own.
 
 Settings are read with ``os.environ[...]`` so a missing one fails at the first invocation
 with the variable's name, never later with an empty string.
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+
+import boto3
 
 from fedcore.audit import AuditLog
 from fedcore.aws.dynamo_audit import DynamoAuditStore
@@ -35,6 +39,15 @@ def step_services(step: str) -> HubServices:
         audit=AuditLog(DynamoAuditStore(env["AUDIT_TABLE"])),
         runs=DynamoRunStore(env["RUNS_TABLE"]),
     )
+
+
+def cold_start() -> None:
+    """Forget what earlier invocations built in this process (each step's adapters, boto3's default session),
+    as a new Lambda container starts without them: the next invocation builds them from the environment it
+    then has. Deployed, every container is a new process and never needs this; the sandbox runs every
+    function in one process and calls it when the function's identity or endpoint changes."""
+    boto3.DEFAULT_SESSION = None
+    step_services.cache_clear()
 
 
 def deployment_spokes() -> list[dict]:

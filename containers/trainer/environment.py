@@ -14,6 +14,10 @@ Three layers use these lists: ``containers/trainer/entrypoint.sh`` (the image's 
 on only ``PASSED_BY_WRAPPER`` to ``python -I``), ``__main__`` (drops anything outside ``ALLOWED``
 before importing a library), and the sandbox's Batch runtime (passes on ``PASSED_BY_WRAPPER`` from
 the job, as the wrapper does, then adds what a local runtime provides).
+
+``passed_by_wrapper`` is public, beside the command ``python -I -m containers.trainer``: it is the
+image's environment contract, what a job's environment can reach the trainer with, so a runtime that
+starts the trainer without the image (the sandbox) applies it instead of copying the wrapper's list.
 """
 
 from __future__ import annotations
