@@ -113,7 +113,7 @@ def test_each_image_installs_its_extras_and_filters_no_list(dockerfile):
 # Which code each extra must be enough for, as module-name prefixes. The family registry imports every
 # family by name (importlib), so the families count wherever a step runs one.
 FAMILIES = ("fedcore.families",)
-ABOVE_CORE = ("fedcore.cli", "fedcore.sandbox", "fedcore.__main__",  # sandbox extra
+ABOVE_CORE = ("fedcore.cli", "fedcore.__main__",  # sandbox extra
               "fedcore.evaluation", "fedcore.experiment",  # the CLI's reports and benchmarks
               "fedcore.bench", "fedcore.bench_imports", "fedcore.bench_quality",
               "fedcore.model", "fedcore.training", "fedcore.synthesize",  # torch: trainer extra
@@ -124,9 +124,9 @@ CODE = {
     "trainer": (("containers.trainer", *FAMILIES), ()),
     "hub": (("functions", *FAMILIES), ("functions.api", "functions.api_app")),
     "api": (("functions.api", *FAMILIES), ()),
-    "sandbox": (("fedcore", "functions", "containers"), ()),
+    "sandbox": (("sandbox", "fedcore", "functions", "containers", "cdk"), ()),  # it synthesizes the CDK app
     "cdk": (("cdk",), ()),
-    "dev": (("fedcore", "functions", "containers", "cdk", "tests"), ()),
+    "dev": (("sandbox", "fedcore", "functions", "containers", "cdk", "tests"), ()),
 }
 # (importer, imported module or prefix) -> why the deployed parts' extras may leave it out: each is an
 # import inside a function, on a path that those parts never take (or take only with another extra).
@@ -138,7 +138,7 @@ NOT_TAKEN = {
     ("fedcore.run_config", "fedcore.families.hybrid"): _TORCH_FAMILY,
 }
 DEPLOYED = {"core", "trainer", "hub", "api"}
-FIRST_PARTY = ("fedcore", "functions", "containers", "cdk", "tests")
+FIRST_PARTY = ("fedcore", "functions", "containers", "cdk", "sandbox", "tests")
 TEST_HELPERS = {path.stem for path in (ROOT / "tests").rglob("*.py")}
 
 

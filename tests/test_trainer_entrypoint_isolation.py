@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from containers.trainer.environment import ALLOWED, PASSED_BY_WRAPPER
-from fedcore.sandbox.batch_runtime import TRAINER_COMMAND, BatchRuntime
-from fedcore.sandbox.calls import JobSpec
+from sandbox.batch_runtime import TRAINER_COMMAND, BatchRuntime
+from sandbox.calls import JobSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = REPO_ROOT / "containers" / "trainer" / "entrypoint.sh"

@@ -109,8 +109,7 @@ def _register_aggregate(targets) -> None:
 def run_aggregate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fedcore.sandbox.aggregate_bench import (DEFAULT_SPOKES, QUICK_MODEL, QUICK_SPOKES,
-                                                 run_aggregate_bench)
+    from sandbox import DEFAULT_SPOKES, QUICK_MODEL, QUICK_SPOKES, run_aggregate_bench  # the sandbox's public API
 
     spokes = args.spokes or (QUICK_SPOKES if args.quick else DEFAULT_SPOKES)
     model = args.model if args.model is not None else (QUICK_MODEL if args.quick else {})

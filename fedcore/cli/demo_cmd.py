@@ -46,7 +46,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fedcore.sandbox.demo import DemoSpec, run_demo  # imports boto3/moto only when asked for
+    from sandbox import DemoSpec, run_demo  # the sandbox's public API; boto3 and moto only when asked for
 
     console = Console(stderr=True)
     spec = DemoSpec(spokes=args.spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
@@ -70,18 +70,13 @@ def _show(progress: Progress, task, state) -> None:
 
 
 def _server(args: argparse.Namespace, console: Console, progress: Progress):
-    def serve(sandbox, run_id: str) -> None:
-        import os
-
-        from functions.api_app.local_server import serve_local
+    def serve(running, run_id: str) -> None:  # the running Sandbox
+        from sandbox import serve_api
 
         progress.stop()
-        os.environ.update(sandbox.api_environment())  # the API function's settings, against the emulator
         console.print(f"run {run_id} finished; serving the research API on port {args.port} (Ctrl-C to stop)")
         try:
-            # the API function's adapters under its own role, as deployed (not the sandbox's administrator)
-            serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=args.port,
-                        spokes=sandbox.spoke_ids)
+            serve_api(running, args.port)
         except KeyboardInterrupt:
             pass
     return serve

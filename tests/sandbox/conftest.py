@@ -9,7 +9,7 @@ from sandbox_helpers import partitions
 
 @pytest.fixture(scope="module")
 def module_sandbox(tmp_path_factory):
-    from fedcore.sandbox import Sandbox
+    from sandbox import Sandbox
 
     with Sandbox(spokes=3, workdir=tmp_path_factory.mktemp("sandbox")) as sandbox:
         for spoke, data in partitions(sandbox.spoke_ids).items():

@@ -13,7 +13,7 @@ import pytest
 
 from fedcore.cli.main import main
 from fedcore.runtime import layout
-from fedcore.sandbox.lambda_runtime import Fault
+from sandbox.lambda_runtime import Fault
 from sandbox_helpers import audit, charged_rounds, object_versions, run, tiny_config, write_text
 
 pytestmark = pytest.mark.slow

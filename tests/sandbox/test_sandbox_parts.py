@@ -13,14 +13,14 @@ import pytest
 
 from fedcore.audit import AuditLog, InMemoryAuditStore
 from fedcore.cli.main import main
-from fedcore.sandbox import moto_dispatch
+from sandbox import moto_dispatch
 from fedcore.runtime.spoke_policy import SpokePolicy, SpokePolicyError, policy_parameter_name
-from fedcore.sandbox.cfn import Resolver, UnresolvedError
-from fedcore.sandbox.progress import snapshot
-from fedcore.sandbox.cloudformation_templates import cdk_context
-from fedcore.sandbox.timings import round_timings
+from sandbox.cfn import Resolver, UnresolvedError
+from sandbox.progress import snapshot
+from sandbox.cloudformation_templates import cdk_context
+from sandbox.timings import round_timings
 
-SANDBOX = pathlib.Path(__file__).resolve().parents[2] / "fedcore" / "sandbox"
+SANDBOX = pathlib.Path(__file__).resolve().parents[2] / "sandbox"
 
 
 def test_the_resolver_substitutes_refs_attributes_joins_and_subs():
@@ -67,7 +67,7 @@ def accounts(monkeypatch):
 def test_each_spokes_policy_parameter_is_created_from_its_template_in_its_own_account(accounts):
     # Arrange: the parameter as the spoke stack synthesizes it (tests/cdk checks the template's side).
     from fedcore.aws.ssm_policy import SsmSpokePolicySource
-    from fedcore.sandbox.provision import _create_parameters
+    from sandbox.provision import _create_parameters
 
     written = SpokePolicy(epsilon_cap=6.0, allow_no_dp=False, max_delta=1e-5)
     template = {"Resources": {"Policy": {"Type": "AWS::SSM::Parameter", "Properties": {
@@ -88,7 +88,7 @@ def test_each_spokes_policy_parameter_is_created_from_its_template_in_its_own_ac
 
 def test_the_demos_hospitals_cap_at_the_target_unless_given_their_own_and_opt_out_only_with_no_dp():
     # Arrange
-    from fedcore.sandbox.provision import spoke_policies
+    from sandbox.provision import spoke_policies
 
     # Act
     default = spoke_policies(["hosp-a", "hosp-b"], 3.0)
@@ -102,7 +102,7 @@ def test_the_demos_hospitals_cap_at_the_target_unless_given_their_own_and_opt_ou
 def test_a_hospital_replaces_its_policy_in_its_own_account_only(accounts):
     # Arrange: two provisioned spokes with their stacks' policies.
     from fedcore.aws.ssm_policy import SsmSpokePolicySource
-    from fedcore.sandbox.provision import Deployment, SpokeDeployment, put_spoke_policies, spoke_policies
+    from sandbox.provision import Deployment, SpokeDeployment, put_spoke_policies, spoke_policies
 
     spokes = {sid: SpokeDeployment(sid, account, f"{sid}-data", "t.csv", "queue", "definition",
                                    f"arn:aws:iam::{account}:role/{sid}-job",
@@ -221,7 +221,7 @@ def test_progress_follows_jobs_and_rounds_from_the_history():
 
 def test_round_timings_split_the_window_into_training_aggregation_and_overhead(tmp_path):
     # Arrange
-    from fedcore.sandbox.batch_runtime import JobRun
+    from sandbox.batch_runtime import JobRun
 
     log = tmp_path / "train.log"
     log.write_text("x INFO fedcore.training.local_training: local training: 10 rows, 2 steps, mean loss 0.5, 4.0 s, "

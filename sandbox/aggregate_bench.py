@@ -5,9 +5,10 @@ the emulator (InitRun, each hospital's statistics release, SetupMerge, the round
 N round-1 updates are made by sealing perturbed copies of model 0 under each hospital's context,
 as a hospital would seal its own. Then ``functions.aggregate.handler`` runs in a process of its own
 (``aggregate_probe``, standing for a Lambda container) with the function's environment and role,
-once cold and once warm. Each row sets the handler's traced peak beside its baselines from the
-same run: the model's size and the size of all N updates (a handler that held every update at
-once would read 1 or more against the latter; a streaming one falls as N grows).
+once cold and once warm (after a call on another run's round, prepared the same way). Each row sets
+the handler's traced peak beside its baselines from the same run: the model's size and the size of
+all N updates (a handler that held every update at once would read 1 or more against the latter; a
+streaming one falls as N grows).
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ from fedcore.runtime.run_state import load_run, spoke_plans
 from fedcore.runtime.setup_merge import setup_merge
 from fedcore.runtime.spoke_policy import SpokePolicy
 from fedcore.runtime.spoke_release import ReleaseSettings, make_release
-from fedcore.sandbox.sandbox import Sandbox
 from fedcore.sealing import open_model, seal_update
+from sandbox.sandbox import Sandbox
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPOKES = (5, 20)
 QUICK_SPOKES = (2,)  # the smallest round: a quorum of two
 QUICK_MODEL = {"hidden_dim": 32}  # DiffusionConfig overrides under --quick
 CONTAINERS = ("cold", "warm")
+WARM_UP_RUN = "bench-warm-up"  # the round a warm container served before the measured one
 PROBE = Path(__file__).with_name("aggregate_probe.py")  # run by path, not imported: it imports the handler
 MARKER = "MEASURED "  # aggregate_probe.MARKER
 
@@ -61,9 +62,11 @@ def measure(spokes: int, model: dict, workdir: Path) -> list[dict]:
         for container in CONTAINERS:  # a run each: a second call on the same round would do nothing
             run_id = f"bench-{container}"
             sizes = _prepare_round(sandbox, run_id, tables, dataset.schema, model)
-            event = {"run_id": run_id, "round": 1, "quorum": min(2, spokes),
-                     "reports": [{"spoke_id": s, "status": "SUCCEEDED"} for s in sandbox.spoke_ids]}
-            measured = _invoke(event, environment, warm=container == "warm")
+            earlier = []
+            if container == "warm":
+                _prepare_round(sandbox, WARM_UP_RUN, tables, dataset.schema, model)
+                earlier = [_event(WARM_UP_RUN, sandbox.spoke_ids)]
+            measured = _invoke(_event(run_id, sandbox.spoke_ids), earlier, environment, workdir)
             updates_mib = spokes * sizes["update_mib"]
             rows.append({"spokes": spokes, "container": container, **sizes, "updates_mib": round(updates_mib, 3),
                          **measured,
@@ -79,12 +82,20 @@ def _function_environment(sandbox: Sandbox) -> dict[str, str]:
             **sandbox.emulator.credentials(function.role_arn).environment(),
             "AWS_ENDPOINT_URL": sandbox.emulator.endpoint_url,
             "AWS_REGION": sandbox.hub.region, "AWS_DEFAULT_REGION": sandbox.hub.region,
-            "PYTHONPATH": str(REPO_ROOT), "POWERTOOLS_METRICS_DISABLED": "true"}
+            "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
-def _invoke(event: dict, environment: dict[str, str], warm: bool) -> dict:
-    command = [sys.executable, "-P", str(PROBE), json.dumps(event), *(["--warm"] if warm else [])]
-    done = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+def _event(run_id: str, spoke_ids: list[str]) -> dict:
+    """The state machine's Aggregate input for round 1 with every hospital's job reported done."""
+    return {"run_id": run_id, "round": 1, "quorum": min(2, len(spoke_ids)),
+            "reports": [{"spoke_id": s, "status": "SUCCEEDED"} for s in spoke_ids]}
+
+
+def _invoke(event: dict, earlier: list[dict], environment: dict[str, str], workdir: Path) -> dict:
+    """The probe's measurement of ``event``, in a container that has served ``earlier`` first. The installed
+    packages only: no PYTHONPATH, and ``-P`` keeps the probe's own folder off sys.path."""
+    command = [sys.executable, "-P", str(PROBE), json.dumps(event), *map(json.dumps, earlier)]
+    done = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the aggregate handler's process failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     line = next(line for line in done.stdout.splitlines() if line.startswith(MARKER))

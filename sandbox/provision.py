@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from cdk.asl_export import export_asl, lambda_handlers, referenced_ids, state_machine_ids
 from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
-from fedcore.sandbox.cfn import Resolver, resources_of_type
-from fedcore.sandbox.emulator import Emulator
-from fedcore.sandbox.cloudformation_templates import StackTemplate, SynthesizedApp
+from sandbox.cfn import Resolver, resources_of_type
+from sandbox.emulator import Emulator
+from sandbox.cloudformation_templates import StackTemplate, SynthesizedApp
 
 IMAGE_PLACEHOLDER = "{account}.dkr.ecr.{region}.amazonaws.com/fedcore-sandbox:local"  # never pulled
 BATCH_SERVICE_ROLE = "fedcore-sandbox-batch-service"

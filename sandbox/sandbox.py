@@ -26,12 +26,12 @@ from fedcore.aws.kms_keys import KmsKeyProvider
 from fedcore.aws.s3_blobs import S3BlobStore
 from fedcore.privacy import PrivacyLedger
 from fedcore.runtime.ports import HubServices
-from fedcore.sandbox import moto_dispatch
-from fedcore.sandbox.batch_runtime import BatchRuntime, JobHook
-from fedcore.sandbox.emulator import Emulator
-from fedcore.sandbox.lambda_runtime import InvokeHook, LambdaRuntime
-from fedcore.sandbox.provision import Deployment, provision
-from fedcore.sandbox.cloudformation_templates import synthesized_app
+from sandbox import moto_dispatch
+from sandbox.batch_runtime import BatchRuntime, JobHook
+from sandbox.emulator import Emulator
+from sandbox.lambda_runtime import InvokeHook, LambdaRuntime
+from sandbox.provision import Deployment, provision
+from sandbox.cloudformation_templates import synthesized_app
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,10 +25,10 @@ from fedcore.model.config import SamplingConfig
 from fedcore.partition import DEFAULT_ALPHA, partition_dirichlet, train_holdout_split
 from fedcore.run_config import RunConfig
 from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
-from fedcore.sandbox.progress import RunProgress, console_history, snapshot
-from fedcore.sandbox.provision import put_spoke_policies, spoke_policies
-from fedcore.sandbox.sandbox import ExecutionResult, Sandbox
-from fedcore.sandbox.timings import round_timings
+from sandbox.progress import RunProgress, console_history, snapshot
+from sandbox.provision import put_spoke_policies, spoke_policies
+from sandbox.sandbox import ExecutionResult, Sandbox
+from sandbox.timings import round_timings
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,15 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
         if on_ready is not None:
             on_ready(sandbox, run_id)
     return report
+
+
+def serve_api(sandbox: Sandbox, port: int) -> None:
+    """Serve the research API on localhost against ``sandbox`` until interrupted (``demo --serve``): the API
+    function's environment with its own role's credentials, as deployed, not the sandbox's administrator."""
+    from functions.api_app.local_server import serve_local  # fastapi and uvicorn only when serving
+
+    os.environ.update(sandbox.api_environment())
+    serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=port, spokes=sandbox.spoke_ids)
 
 
 def _follow(sandbox: Sandbox, execution: str, run_id: str, timeout: float,

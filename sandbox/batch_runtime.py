@@ -2,8 +2,9 @@
 
 The image's ENTRYPOINT passes on only the allow-listed variables of the job's environment (the job
 definition's with the Task's overrides) to an isolated interpreter of the installed package; here the
-same: ``python -I -m containers.trainer`` with ``containers.trainer.environment.passed_by_wrapper`` of
-the job's environment, plus what a runtime provides (as the ECS agent does in AWS): credentials for
+same, through the trainer's two public entry points: its command, ``python -I -m containers.trainer``,
+and the image's environment contract, ``containers.trainer.environment.passed_by_wrapper`` of the job's
+environment. Then what a runtime provides (as the ECS agent does in AWS): credentials for
 the job role (so it acts in the spoke's own account), the emulator endpoint, and its share of the
 machine's cores. Its exit status decides the job (0 SUCCEEDED, else FAILED with the last line it
 logged as the status reason); its output goes to ``<log_dir>/<job name>-<job id>.log``. The job
@@ -22,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from containers.trainer.environment import passed_by_wrapper
-from fedcore.sandbox.calls import JobOutcome, JobSpec
+from sandbox.calls import JobOutcome, JobSpec
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # -I: PYTHON* variables ignored, no user site, neither the working directory nor the script's on
-# sys.path, so the installed package runs (`pip install -e .`, Makefile), as in the image.
+# sys.path, so the installed package runs (`pip install -e .`, Makefile), as in the image; its working
+# directory is the jobs' log folder.
 TRAINER_COMMAND = (sys.executable, "-I", "-m", "containers.trainer")
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")  # this machine's, not the job's
 _REASON_CHARS = 400
@@ -89,7 +90,7 @@ class BatchRuntime:
         log_path = self.log_dir / f"{job.job_name}-{job.job_id[:8]}.log"
         started = time.time()
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(request.argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            process = subprocess.Popen(request.argv, cwd=self.log_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
             with self._lock:
                 self._processes.add(process)

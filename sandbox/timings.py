@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fedcore.sandbox.batch_runtime import JobRun
+from sandbox.batch_runtime import JobRun
 
 _TRAINED = re.compile(r"local training: .*?, (\d+(?:\.\d+)?) s, dp=")
 _JOB = re.compile(r"^(stats|train)-r(\d+)-")

@@ -1,11 +1,13 @@
 """Runs the real ``functions/*`` handlers in this process, as the emulated Lambda service would.
 
-Environment variables are process-global, so invocations run one at a time with the function's
-variables (and its role's credentials, the emulator endpoint, ``AWS_REGION``) set for the call
-and restored after. The hub handlers build their adapters once per "container" (the ``lru_cache``
-of ``functions.hub_environment.step_services``) from boto3's default session; when the calling
-identity or endpoint changes, both are dropped so the next call builds them against the emulator
-again. A handler's stdout (Powertools logs and EMF metrics) goes to ``<log_dir>/<function>.log``, like CloudWatch Logs.
+What it calls is what the Lambda runtime calls: the handler the function's image names (its CMD in the
+synthesized template, e.g. ``functions.aggregate.handler``), and, where AWS would start a new container,
+``functions.hub_environment.cold_start``. Environment variables are process-global, so invocations run
+one at a time with the function's variables (and its role's credentials, the emulator endpoint,
+``AWS_REGION``) set for the call and restored after. The hub handlers build their adapters once per
+container; when the calling identity or endpoint changes, ``cold_start`` makes the next call build them
+against the emulator again. A handler's stdout (Powertools logs and EMF metrics) goes to
+``<log_dir>/<function>.log``, like CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-
-from fedcore.sandbox.calls import FunctionCall, LambdaResult, ServiceError
+from functions.hub_environment import cold_start
+from sandbox.calls import FunctionCall, LambdaResult, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +115,11 @@ class LambdaRuntime:
             return result
 
     def _refresh_adapters(self, env: dict[str, str]) -> None:
-        """New identity or endpoint: a cold start (fresh default session, adapters rebuilt)."""
+        """New identity or endpoint: a new container (adapters and default session built again)."""
         identity = (env["AWS_ACCESS_KEY_ID"], self.endpoint_url, env.get("HUB_BUCKET"))
         if identity == self._identity:
             return
-        boto3.DEFAULT_SESSION = None
-        importlib.import_module("functions.hub_environment").step_services.cache_clear()
+        cold_start()
         self._identity = identity
 
     @contextlib.contextmanager

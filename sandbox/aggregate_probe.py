@@ -1,11 +1,13 @@
 """One invocation of the Aggregate handler, measured inside the process that makes it (``bench aggregate``).
 
 The process stands for the function's Lambda container: the bench starts it with the function's
-environment, by path and with ``-P`` (``python -P .../aggregate_probe.py EVENT [--warm]``), never as
-``python -m fedcore.sandbox...``, which would first import the sandbox package (moto, boto3) into the
-container being measured. It prints one line, ``MEASURED {json}``: the call's seconds, tracemalloc's
-peak over the call, and the process's peak RSS (VmHWM) before and after it. A cold container loads
-service models and lazy imports during the call; ``--warm`` does those first.
+environment, by path and with ``-P`` (``python -P .../aggregate_probe.py EVENT [EARLIER_EVENT]``),
+never as ``python -m sandbox...``, which would first import the sandbox package (moto, the emulator)
+into the container being measured. Like the Lambda runtime it calls only the handler,
+``functions.aggregate.handler``: a cold container builds its adapters, loads service models and makes
+its lazy imports during the measured call; a warm one has served ``EARLIER_EVENT`` (another run's
+round) first. It prints one line, ``MEASURED {json}``: the call's seconds, tracemalloc's peak over the
+call, and the process's peak RSS (VmHWM) before and after it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import time
 import tracemalloc
 
 from functions.aggregate import handler
-from functions.hub_environment import step_services
 
 MARKER = "MEASURED "  # the handler's own logs share stdout
 
@@ -35,27 +36,10 @@ def high_water_mib() -> float:
     return round(int(line.split()[1]) / 1024, 1)
 
 
-def warm_up(event: dict) -> None:
-    """What an earlier invocation would have left loaded: imports, and each client's service model."""
-    import fedcore.aggregation.flower_strategies  # noqa: F401
-    from fedcore.federation.release import model_context
-    from fedcore.runtime import layout
-    from fedcore.sealing import open_model
-
-    services = step_services("aggregate")
-    run_id = event["run_id"]
-    open_model(services.blobs.get(layout.model_key(run_id, 0)), model_context(run_id, 0), services.keys)
-    services.blobs.list_keys(layout.updates_prefix(run_id, 0))
-    services.runs.get_run(run_id)
-    services.ledger.spent(event["reports"][0]["spoke_id"])
-    list(services.audit.entries(1))[:1]
-
-
 def main(argv: list[str]) -> int:
-    event, warm = json.loads(argv[0]), "--warm" in argv[1:]
-    step_services("aggregate")  # the container's adapters exist before the invocation
-    if warm:
-        warm_up(event)
+    event = json.loads(argv[0])
+    for earlier in argv[1:]:  # a warm container: what an earlier invocation loaded stays loaded
+        handler(json.loads(earlier), LambdaContext())
     before = high_water_mib()
     tracemalloc.start()
     started = time.perf_counter()

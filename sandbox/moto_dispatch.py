@@ -23,7 +23,7 @@ their account. ``install`` changes five places, each to what AWS does:
   (cross-account use of the hub key by spoke trainers, as AWS allows for key and alias ARNs).
 
 ``create_administrator`` makes each account's first principal in the IAM backend, since with access
-control on from the server's start no request could (``fedcore.sandbox.emulator``).
+control on from the server's start no request could (``sandbox.emulator``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 
-from fedcore.sandbox.calls import Dispatcher, FunctionCall, JobOutcome, JobSpec, ServiceError
+from sandbox.calls import Dispatcher, FunctionCall, JobOutcome, JobSpec, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def install(dispatcher: Dispatcher) -> None:
     """Route the emulator's Lambda, Batch, Task-client and KMS paths to ``dispatcher`` (one at a time)."""
     global _active
     if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(f"fedcore.sandbox is written against moto {MOTO_VERSION}, found {moto.__version__}")
+        raise RuntimeError(f"sandbox is written against moto {MOTO_VERSION}, found {moto.__version__}")
     with _lock:
         if _active is not None:
             raise RuntimeError("a sandbox is already running in this process; stop it first")

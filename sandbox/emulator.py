@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 EMULATOR_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},  # run the ASL, not just record executions
-    "lambda": {"use_docker": False},  # the no-Docker backends are where fedcore.sandbox hooks in
+    "lambda": {"use_docker": False},  # the no-Docker backends are where sandbox hooks in
     "batch": {"use_docker": False},
 }
 ADMIN_USER = "fedcore-sandbox-admin"  # the identity that provisions each emulated account
@@ -109,7 +109,7 @@ class Emulator:
 
     def admin(self, account: str) -> Credentials:
         """The access key of ``account``'s administrator (created on first use)."""
-        from fedcore.sandbox.moto_dispatch import create_administrator
+        from sandbox.moto_dispatch import create_administrator
 
         with self._lock:
             if account not in self._admins:
