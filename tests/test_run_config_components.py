@@ -206,3 +206,24 @@ def test_simulate_builds_the_run_from_the_config_classes_defaults_and_its_flags(
         ExperimentSpec.spokes, PrivacySettings(), RunConfig().strategy)
     assert plain.config.training == TrainingSettings() and plain.config.train_config() == TrainConfig()
     assert flags.config.training == TrainingSettings(batch_size=64, epochs=2)
+
+
+def test_demos_config_example_and_family_flag_make_a_valid_run(capsys):
+    import re
+
+    from fedcore.cli.demo_cmd import _with_family
+    from fedcore.cli.main import main
+
+    # Arrange
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps its lines
+    example = json.loads(re.search(r"e\.g\. '(\{.*?\}\})'", shown).group(1))
+
+    # Act
+    as_given = RunConfig.model_validate(example)
+    as_hybrid = RunConfig.model_validate(_with_family(example, "hybrid"))
+
+    # Assert
+    assert as_given.training.epochs == 1 and isinstance(as_given.model, DiffusionModelSettings)
+    assert isinstance(as_hybrid.model, HybridModelSettings) and as_hybrid.model.diffusion == as_given.model.diffusion

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fedcore.families import FAMILY_NAMES
-from fedcore.run_config import PrivacySettings, RunConfig
+from fedcore.run_config import DEFAULT_FAMILY, PrivacySettings, RunConfig
 
 STATUS_MARK = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]"}
 
@@ -35,11 +35,13 @@ def register(commands) -> None:
                         "opts out in its own policy (without the opt-out a hospital refuses such a run)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default %(default)s)")
     p.add_argument("--config", type=json.loads, default={},
-                   help='further run settings as JSON, e.g. \'{"epochs_per_round": 1, "model": {"hidden_dim": 64}}\'')
+                   help="further run settings as JSON, as a run config holds them, e.g. "
+                        '\'{"training": {"epochs": 1}, "model": {"family": "diffusion", "hidden_dim": 32}}\'')
     p.add_argument("--rows", type=int, help="synthetic rows (default: as many as the real training rows)")
     p.add_argument("--family", choices=FAMILY_NAMES,
-                   help="model family (default: marginal with DP, diffusion without); same as --config model.family")
-    p.add_argument("--seed", type=int, default=0)
+                   help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without); "
+                        "same as --config model.family")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
     p.add_argument("--serve", action="store_true", help="after the run, keep the sandbox up and serve the API")
     p.add_argument("--port", type=int, default=8000, help="port for --serve (default %(default)s)")
     p.set_defaults(handler=run)
