@@ -129,13 +129,13 @@ CODE = {
     "dev": (("sandbox", "fedcore", "functions", "containers", "cdk", "tests"), ()),
 }
 # (importer, imported module or prefix) -> why the deployed parts' extras may leave it out: each is an
-# import inside a function, on a path that those parts never take (or take only with another extra).
-_TORCH_FAMILY = "settings of the diffusion and hybrid families, whose code needs torch (trainer extra)"
+# import on a path that those parts never take (or take only with another extra).
+_TORCH_CONFIGS = ("DiffusionConfig's and TrainConfig's defaults only: their packages load the torch code on "
+                  "first use of its names (PEP 562), which this walk, reading every import statement, cannot see")
 NOT_TAKEN = {
-    ("fedcore.datasets", "lifelines"): "load_actg175 only: the demo's data set, shipped inside lifelines",
-    ("fedcore.run_config", "fedcore.model"): _TORCH_FAMILY,
-    ("fedcore.run_config", "fedcore.training"): _TORCH_FAMILY,
-    ("fedcore.run_config", "fedcore.families.hybrid"): _TORCH_FAMILY,
+    ("fedcore.datasets", "lifelines"): "load_actg175 only (inside a function): the demo's data set, in lifelines",
+    ("fedcore.run_config", "fedcore.model"): _TORCH_CONFIGS,
+    ("fedcore.run_config", "fedcore.training"): _TORCH_CONFIGS,
 }
 DEPLOYED = {"core", "trainer", "hub", "api"}
 FIRST_PARTY = ("fedcore", "functions", "containers", "cdk", "sandbox", "tests")
