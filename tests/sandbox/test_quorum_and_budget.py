@@ -43,7 +43,7 @@ def test_fewer_reporting_spokes_than_the_quorum_fail_the_run_and_keep_the_last_g
                          services.keys)
     assert all(np.isfinite(w).all() for w in weights.values())
     config = RunConfig.model_validate(record["config"])
-    rows = generate_synthetic(weights, read_preprocessor(services.blobs, "quorum-1"), config.diffusion_config(),
+    rows = generate_synthetic(weights, read_preprocessor(services.blobs, "quorum-1"), config.model.diffusion,
                               20, SamplingConfig(steps=5), seed=0)
     assert len(rows) == 20 and not rows.isna().all().any()
 
