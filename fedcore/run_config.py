@@ -27,7 +27,8 @@ from fedcore.model.config import DiffusionConfig
 from fedcore.training.config import TrainConfig
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
-DEFAULT_FAMILY = "marginal"  # for DP runs (measured best, fedcore/model/README.md); without DP: diffusion
+# measured best with and without DP on ACTG 175 and healthcare (fedcore/model/README.md)
+DEFAULT_FAMILY = "marginal"
 # Configs stored and sent before ``training`` carry these at the top level (name there -> name in training).
 _EARLIER_TRAINING_KEYS = {"batch_size": "batch_size", "epochs_per_round": "epochs", "learning_rate": "learning_rate"}
 
@@ -156,7 +157,7 @@ class RunConfig(BaseModel):
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
     training: TrainingSettings = TrainingSettings()
-    model: ModelSettings  # left out: DEFAULT_FAMILY's defaults for DP runs, diffusion's without (_name_the_family)
+    model: ModelSettings  # left out: DEFAULT_FAMILY's defaults (_name_the_family)
     seed: int = 0
 
     @model_validator(mode="before")
@@ -183,16 +184,15 @@ class RunConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _name_the_family(cls, data: Any) -> Any:
-        """The stored config always names its model family (default: DEFAULT_FAMILY for DP runs)."""
+        """The stored config always names its model family: DEFAULT_FAMILY, with or without DP, unless
+        the model holds only diffusion settings (the flat diffusion keys of configs from before families)."""
         if not isinstance(data, dict):
             return data
         model = {} if data.get("model") is None else data["model"]
         if not isinstance(model, dict) or "family" in model:
             return data
-        privacy = data.get("privacy") or {}
-        enabled = privacy.enabled if isinstance(privacy, PrivacySettings) else (
-            privacy.get("enabled", True) if isinstance(privacy, dict) else True)
-        return data | {"model": model | {"family": DEFAULT_FAMILY if enabled else "diffusion"}}
+        flat_diffusion = bool(model) and set(model) <= set(DiffusionModelSettings.model_fields) - {"family"}
+        return data | {"model": model | {"family": "diffusion" if flat_diffusion else DEFAULT_FAMILY}}
 
     @field_validator("model", mode="before")
     @classmethod

@@ -54,9 +54,11 @@ def test_the_budget_gate_stops_a_marginal_run_before_a_limit(services, actg_part
     assert not gates[-1].details["quorum_met"]
 
 
-def test_default_family_for_dp_runs_and_diffusion_without_dp():
+def test_default_family_is_marginal_with_and_without_dp_and_flat_diffusion_keys_mean_diffusion():
     assert RunConfig().family == "marginal"
-    assert RunConfig(privacy={"enabled": False}).family == "diffusion"
+    assert RunConfig(privacy={"enabled": False}).family == "marginal"  # measured best without DP too
+    assert RunConfig(model={"hidden_dim": 64}).family == "diffusion"  # the old flat keys stay accepted
+    assert RunConfig(model={"hidden_dim": 64}, privacy={"enabled": False}).family == "diffusion"
     with pytest.raises(ValueError, match="family"):
         RunConfig(model={"family": "gan"})
     with pytest.raises(ValueError, match="mean nothing"):
