@@ -21,7 +21,7 @@ def register(commands) -> None:
         "simulate",
         help="federated DP training across simulated hospitals, then generate and score",
         description="Split a table across simulated hospitals, train one synthesis model through the "
-        "deployment's round steps (DP runs default to federated marginals; --family diffusion or hybrid "
+        "deployment's round steps (by default federated marginals; --family diffusion or hybrid "
         "train with DP-SGD and federated averaging), generate synthetic rows and score them on held-out "
         "real rows. Writes synthetic.csv, report.json, report.html and model/ (for `generate`) to --out.",
     )
@@ -53,7 +53,7 @@ def register(commands) -> None:
     p.add_argument("--sampling-steps", type=int,
                    help=f"denoising steps when generating (default {SamplingConfig().steps})")
     p.add_argument("--family", choices=FAMILY_NAMES,
-                   help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without)")
+                   help=f"model family (default: {DEFAULT_FAMILY}, with or without DP)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
     p.set_defaults(handler=run)
 
