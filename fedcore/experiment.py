@@ -38,6 +38,7 @@ class ExperimentSpec:
     spokes: int = 3  # simulated hospitals (`simulate --spokes`)
     schema: str | None = None  # schema file, "auto", a built-in schema name, or None (built-in data)
     config: RunConfig = RunConfig()  # model and training settings included
+    run_id: str = "run-local"  # the simulated run's id (its records and models/<run>/ prefix)
     sampling: SamplingConfig = SamplingConfig()
     rows: int | None = None  # synthetic rows; None = as many as the real training rows
     partition_column: str | None = None  # None: the schema's target, else the first categorical
@@ -77,7 +78,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler |
     emit("data", {"name": name, "train": len(train), "holdout": len(holdout),
                   "spokes": {k: len(v) for k, v in partitions.items()}})
 
-    federation = simulate_federation(partitions, schema, spec.config, on_event)
+    federation = simulate_federation(partitions, schema, spec.config, on_event, run_id=spec.run_id)
     if federation.model_version is None:
         raise RuntimeError(f"the run ended {federation.status} without publishing a model: "
                            f"{federation.run.get('error', 'see the audit log')}")
@@ -130,7 +131,7 @@ def _assemble_report(spec, name, schema, target, train, holdout, partitions, fed
                  "spokes": {k: len(v) for k, v in partitions.items()}},
         "family": spec.config.family,
         "run": {"status": federation.status, "message": federation.run.get("error", ""),
-                "rounds_completed": len(federation.rounds), "run_id": spec.config.run_id},
+                "rounds_completed": len(federation.rounds), "run_id": spec.run_id},
         "quality": scores["quality"],
         "utility": scores["utility"],
         "privacy": privacy,

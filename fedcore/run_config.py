@@ -148,7 +148,6 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    run_id: str = Field("run-local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
     rounds: int = Field(6, ge=1, le=1000)  # after the setup round; more rounds do not help under DP, 20 help without
     quorum: int = Field(2, ge=1)  # fewest hospitals whose updates make a round
     strategy: Literal[AGGREGATION_STRATEGIES] = "fedavg"  # type: ignore[valid-type]
@@ -159,6 +158,15 @@ class RunConfig(BaseModel):
     training: TrainingSettings = TrainingSettings()
     model: ModelSettings  # left out: DEFAULT_FAMILY's defaults (_name_the_family)
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_run_id(cls, data: Any) -> Any:
+        """A run's id is its identity, not a setting: RunSpec holds it (fedcore.run_spec)."""
+        if isinstance(data, dict) and "run_id" in data:
+            raise ValueError("run_id is not a run setting: it is the run's identity, given beside the config "
+                             "(RunSpec.run_id; fedcore.run_spec.config_of reads a stored config that carries it)")
+        return data
 
     @model_validator(mode="before")
     @classmethod

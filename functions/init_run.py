@@ -16,5 +16,5 @@ def handler(event, context):
     config = deployment_defaults().apply(config)  # as POST /runs does: the same run from the sandbox or the API
     result = init_run(step_services("init_run"), event["run_id"], config, schema, deployment_spokes(),
                       default_epsilon())
-    logger.info("run started", extra={"run_id": event["run_id"], "execution": event.get("execution_name")})
+    logger.info("run started", extra={"run_id": event["run_id"]})  # the execution is named after the run
     return result

@@ -106,11 +106,12 @@ def _prepare_round(sandbox: Sandbox, run_id: str, tables: dict[str, bytes], sche
     """Set up ``run_id`` with the real steps and leave one sealed round-1 update per hospital."""
     services = sandbox.operator_services()
     spokes = len(tables)
-    init_run(services, run_id, {"rounds": 1, "quorum": min(2, spokes), "model": {"family": "diffusion", **model}},
-             schema, sandbox.hub.spokes, 8.0)
+    config = {"rounds": 1, "quorum": min(2, spokes), "model": {"family": "diffusion", **model}}
+    started = init_run(services, run_id, config, schema, sandbox.hub.spokes, 8.0)
     for spoke, table in tables.items():  # each hospital's setup release
-        make_release(ReleaseSettings(run_id, 0, spoke, "stats"), services.blobs, table, services.keys,
-                     PrivacyLedger(InMemoryLedgerStore(), 1e-5), SpokePolicy(epsilon_cap=8.0))
+        settings = ReleaseSettings(run_id, 0, spoke, "stats", started["config_sha256"])
+        make_release(settings, services.blobs, table, services.keys, PrivacyLedger(InMemoryLedgerStore(), 1e-5),
+                     SpokePolicy(epsilon_cap=8.0))
     setup_merge(services, run_id, [])
     budget_gate(services, run_id, 1, sandbox.hub.spokes)
     model0 = open_model(services.blobs.get(layout.model_key(run_id, 0)), model_context(run_id, 0), services.keys)

@@ -18,6 +18,7 @@ from fedcore.run_config import (
     MODEL_SETTINGS, DiffusionModelSettings, HybridModelSettings, MarginalModelSettings, PrivacySettings, RunConfig,
     TrainingSettings,
 )
+from fedcore.run_spec import config_of
 from fedcore.training.config import DPConfig, TrainConfig
 
 # A run config as InitRun stored it before training settings had their own object (runs table, config.json).
@@ -85,7 +86,7 @@ def test_the_clipping_bound_has_one_default_and_reaches_dp_sgd_through_the_plan(
 
 def test_a_stored_config_of_the_earlier_shape_loads_into_the_new_one():
     # Act
-    config = RunConfig.model_validate(EARLIER_STORED)
+    config = config_of("r-2024", EARLIER_STORED)  # stored with its run id, as configs were before RunSpec
     stored = config.model_dump(mode="json")
 
     # Assert
@@ -149,7 +150,7 @@ def test_an_unknown_family_or_setting_is_refused():
 ])
 def test_a_config_round_trips_through_its_stored_form(given):
     # Arrange
-    config = RunConfig.model_validate(given)
+    config = config_of("r-2024", given)  # as a stored record is read (EARLIER_STORED carries its run id)
 
     # Act
     stored = json.loads(json.dumps(config.model_dump(mode="json")))

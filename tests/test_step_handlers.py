@@ -6,6 +6,7 @@ wiring (environment, step-scoped adapters, deployment defaults, powertools) is c
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import boto3
@@ -83,6 +84,19 @@ def test_init_run_applies_the_deployment_defaults_and_publishes_config_and_schem
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="hub")["Contents"]} == {
         "models/r1/config.json", "models/r1/schema.json"}
     assert _services("budget_gate").ledger.limit("hosp-a") == 5.0  # the deployment's default limit
+
+
+def test_init_run_answers_the_hash_of_the_config_it_recorded_and_published(deployment):
+    # The state machine passes the answer's config_sha256 to every spoke job (CONFIG_SHA256)
+    from functions import init_run
+
+    answer = init_run.handler({"run_id": "r3", "config": {"schema": "actg175", "run_id": "r3"}}, Context())
+    record = _services("api").runs.get_run("r3")
+    copy = boto3.client("s3", region_name=REGION).get_object(Bucket="hub", Key="models/r3/config.json")["Body"].read()
+    assert answer["config_sha256"] == record["config_sha256"] == hashlib.sha256(copy).hexdigest()
+    assert json.loads(copy) == record["config"] and "run_id" not in record["config"]
+    with pytest.raises(ValueError, match="names run 'r3' but belongs to run 'r4'"):
+        init_run.handler({"run_id": "r4", "config": {"schema": "actg175", "run_id": "r3"}}, Context())
 
 
 def test_init_run_refuses_a_bad_run_before_writing_anything(deployment):

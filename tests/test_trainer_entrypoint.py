@@ -64,13 +64,17 @@ def accounts(restored_environment, monkeypatch):
         yield key_id
 
 
+PUBLISHED_SHA256: dict[str, str] = {}
+
+
 def _publish_run(key_id: str, run_id: str, **config) -> None:
     """What the hub's InitRun writes for the spokes: the run config and schema under models/<run>/."""
     delta = config.get("privacy", {}).get("delta", 1e-5)  # a hub whose ledger accounts at the run's delta
     services = HubServices(blobs=S3BlobStore(HUB_BUCKET), keys=KmsKeyProvider(key_id),
                            ledger=PrivacyLedger(InMemoryLedgerStore(), delta), audit=AuditLog(InMemoryAuditStore()),
                            runs=InMemoryRunStore())
-    init_run(services, run_id, {**TINY, **config}, load_actg175().schema, [{"spoke_id": SPOKE}], 3.0)
+    started = init_run(services, run_id, {**TINY, **config}, load_actg175().schema, [{"spoke_id": SPOKE}], 3.0)
+    PUBLISHED_SHA256[run_id] = started["config_sha256"]  # what the state machine passes to the run's jobs
 
 
 def _write_policy(policy: SpokePolicy) -> None:
@@ -81,7 +85,7 @@ def _write_policy(policy: SpokePolicy) -> None:
 def _job_environment(key_id: str, run_id: str, **extra: str) -> None:
     os.environ.update({"RUN_ID": run_id, "ROUND": "0", "SPOKE_ID": SPOKE, "TRAINER_MODE": "stats",
                        "HUB_BUCKET": HUB_BUCKET, "HUB_KMS_KEY_ID": key_id, "DATA_BUCKET": DATA_BUCKET,
-                       "DATA_KEY": DATA_KEY, **extra})
+                       "DATA_KEY": DATA_KEY, "CONFIG_SHA256": PUBLISHED_SHA256.get(run_id, "0" * 64), **extra})
 
 
 def _exists(bucket: str, key: str) -> bool:

@@ -3,20 +3,24 @@
 Start an execution per run with the run id as the execution name (StartExecution is then idempotent)
 and input {"run_id": str, "config": {...}}. The state document grows as follows:
 
-  InitRun        payload {run_id, config, execution_name}
-                 -> $.run = {spokes: [descriptor], rounds: int, quorum: int}
+  InitRun        payload {run_id, config}
+                 -> $.run = {spokes: [descriptor], config_sha256: str}
                  descriptor = {spoke_id, account, launch_role_arn, job_queue_arn, job_definition, epsilon_limit}
+                 config_sha256: of the config as the runs table records it (the source); every job checks
+                 the copy it reads, models/<run>/config.json, against it
   SetupBudgetGate / BudgetGate
-                 payload {run_id, round, spokes, quorum} (round 0 for setup, progress.round + 1 after)
+                 payload {run_id, round, spokes} (round 0 for setup, progress.round + 1 after)
                  -> $.gate = {round: int, eligible_spokes: [descriptor], quorum_met: bool}
-  SetupStats / TrainRound (Map over $.gate.eligible_spokes, Batch job per spoke, mode stats/train)
+  SetupStats / TrainRound (Map over $.gate.eligible_spokes, Batch job per spoke, mode stats/train,
+                 item {run_id, round, config_sha256, spoke})
                  -> $.reports = [{spoke_id, status: "SUCCEEDED", job_id} | {spoke_id, status: "FAILED", error}]
   SetupMerge / Aggregate
-                 payload {run_id, round, reports, quorum}
+                 payload {run_id, round, reports}
                  -> $.progress = {round: int, quorum_met: bool, more_rounds: bool}
   Finalize*      payload {run_id, status, detail}, status one of COMPLETED, BUDGET_EXHAUSTED,
                  QUORUM_LOST, FAILED -> $.final
 
+The steps read the run's rounds and quorum from its record (the config), not from the payload.
 Every path to a Batch job passes a budget gate first. A gate without quorum ends the run cleanly
 (BUDGET_EXHAUSTED, Succeed); a round without a reporting quorum ends it as QUORUM_LOST (Fail); any
 uncaught error is recorded by RecordRunError before the execution fails.
@@ -61,21 +65,20 @@ class RoundLoop(Construct):
 
         def gate(state_id: str, round_expression: dict) -> sfn.CustomState:
             return call(state_id, budget_gate, {"run_id.$": "$.run_id", **round_expression,
-                                                "spokes.$": "$.run.spokes", "quorum.$": "$.run.quorum"},
+                                                "spokes.$": "$.run.spokes"},
                         "$.gate", _GATE)
 
         def merge(state_id: str, fn: ContainerFunction) -> sfn.CustomState:
             return call(state_id, fn, {"run_id.$": "$.run_id", "round.$": "$.gate.round",
-                                       "reports.$": "$.reports", "quorum.$": "$.run.quorum"},
+                                       "reports.$": "$.reports"},
                         "$.progress", _PROGRESS)
 
         def finish(state_id: str, status: str, detail_path: str) -> sfn.CustomState:
             return call(state_id, finalize, {"run_id.$": "$.run_id", "status": status, "detail.$": detail_path},
                         "$.final")
 
-        init = call("InitRun", init_run, {"run_id.$": "$.run_id", "config.$": "$.config",
-                                          "execution_name.$": "$$.Execution.Name"}, "$.run",
-                    {"spokes.$": "$.Payload.spokes", "rounds.$": "$.Payload.rounds", "quorum.$": "$.Payload.quorum"})
+        init = call("InitRun", init_run, {"run_id.$": "$.run_id", "config.$": "$.config"}, "$.run",
+                    {"spokes.$": "$.Payload.spokes", "config_sha256.$": "$.Payload.config_sha256"})
         setup_gate = gate("SetupBudgetGate", {"round": 0})
         setup_stats = spoke_map(self, "SetupStats", items_path="$.gate.eligible_spokes", round_path="$.gate.round",
                                 job=spoke_job_task(self, "SubmitStatsJob", mode="stats", timeout=job_timeout))

@@ -60,10 +60,11 @@ def lambda_task(
 def spoke_job_task(scope: Construct, state_id: str, *, mode: str, timeout: Duration) -> sfn.CustomState:
     """`arn:aws:states:::batch:submitJob.sync` in the spoke's own account.
 
-    Runs inside a Map whose item is {"run_id", "round", "spoke": {descriptor}}; the launch role, job
-    queue and job definition all come from the item because every spoke is a different account.
-    The trainer reads RUN_ID, ROUND, SPOKE_ID and TRAINER_MODE ("stats" or "train") from its
-    environment. Output: the item plus "job": {"job_id", "status"}.
+    Runs inside a Map whose item is {"run_id", "round", "config_sha256", "spoke": {descriptor}}; the
+    launch role, job queue and job definition all come from the item because every spoke is a different
+    account. The trainer reads RUN_ID, ROUND, SPOKE_ID, TRAINER_MODE ("stats" or "train") and
+    CONFIG_SHA256 (the run's published config must have it) from its environment. Output: the item plus
+    "job": {"job_id", "status"}.
     """
     task = sfn.CustomState(scope, state_id, state_json={
         "Type": "Task",
@@ -78,6 +79,7 @@ def spoke_job_task(scope: Construct, state_id: str, *, mode: str, timeout: Durat
                     {"Name": "RUN_ID", "Value.$": "$.run_id"},
                     {"Name": "ROUND", "Value.$": "States.Format('{}', $.round)"},
                     {"Name": "SPOKE_ID", "Value.$": "$.spoke.spoke_id"},
+                    {"Name": "CONFIG_SHA256", "Value.$": "$.config_sha256"},
                     {"Name": "TRAINER_MODE", "Value": mode},
                 ],
             },
@@ -111,7 +113,8 @@ def spoke_map(scope: Construct, state_id: str, *, job: sfn.CustomState, items_pa
         scope,
         state_id,
         items_path=items_path,
-        item_selector={"run_id.$": "$.run_id", "round.$": round_path, "spoke.$": "$$.Map.Item.Value"},
+        item_selector={"run_id.$": "$.run_id", "round.$": round_path, "config_sha256.$": "$.run.config_sha256",
+                       "spoke.$": "$$.Map.Item.Value"},
         max_concurrency=0,
         result_path="$.reports",
     )

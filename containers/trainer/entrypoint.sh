@@ -12,7 +12,7 @@ if [ "$#" -ne 0 ]; then
     exit 2
 fi
 set --
-for name in RUN_ID ROUND SPOKE_ID TRAINER_MODE HUB_BUCKET HUB_KMS_KEY_ID DATA_BUCKET DATA_KEY \
+for name in RUN_ID ROUND SPOKE_ID TRAINER_MODE HUB_BUCKET HUB_KMS_KEY_ID DATA_BUCKET DATA_KEY CONFIG_SHA256 \
             AWS_REGION AWS_DEFAULT_REGION AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; do
     # The names are the literals above; a value is expanded inside double quotes, never evaluated.
     if eval "[ -n \"\${$name+set}\" ]"; then

@@ -25,9 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# What the trainer itself reads: where things are, and which run, round and mode. Never privacy
-# settings: the cap and the DP opt-out come from the hospital's policy parameter.
-SETTINGS = ("RUN_ID", "ROUND", "SPOKE_ID", "TRAINER_MODE", "HUB_BUCKET", "HUB_KMS_KEY_ID", "DATA_BUCKET", "DATA_KEY")
+# What the trainer itself reads: where things are, and which run, round and mode, and the SHA-256 the hub
+# recorded of the run's config (the published copy must match it). Never privacy settings: the cap and
+# the DP opt-out come from the hospital's policy parameter.
+SETTINGS = ("RUN_ID", "ROUND", "SPOKE_ID", "TRAINER_MODE", "HUB_BUCKET", "HUB_KMS_KEY_ID", "DATA_BUCKET", "DATA_KEY",
+            "CONFIG_SHA256")
 # Set by the job definition or the ECS agent; the AWS SDK needs them (the job role's credentials).
 AWS_RUNTIME = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 # What the job may pass on to the interpreter; the image's wrapper names exactly these (a test compares).
@@ -63,6 +65,7 @@ class JobSettings:
     hub_key_id: str
     data_bucket: str
     data_key: str
+    config_sha256: str  # models/<run>/config.json must have this SHA-256 (the runs table's record holds it)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "JobSettings":
@@ -79,4 +82,4 @@ class JobSettings:
         if round_ < 0:
             raise ValueError(f"ROUND must be >= 0, not {round_}")
         return cls(environ["RUN_ID"], round_, environ["SPOKE_ID"], environ["TRAINER_MODE"], environ["HUB_BUCKET"],
-                   environ["HUB_KMS_KEY_ID"], environ["DATA_BUCKET"], environ["DATA_KEY"])
+                   environ["HUB_KMS_KEY_ID"], environ["DATA_BUCKET"], environ["DATA_KEY"], environ["CONFIG_SHA256"])

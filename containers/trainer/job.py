@@ -15,6 +15,7 @@ from containers.trainer import (EXIT_BAD_INPUT, EXIT_DP_REQUIRED, EXIT_FOREIGN_R
 from containers.trainer.environment import JobSettings
 from fedcore.federation.spoke import LocalCapExceededError
 from fedcore.privacy import LedgerStore, PrivacyLedger
+from fedcore.run_spec import ConfigCopyMismatchError
 from fedcore.runtime.ports import BlobNotFoundError, BlobStore
 from fedcore.runtime.spoke_policy import SpokePolicyError, SpokePolicySource
 from fedcore.runtime.spoke_release import (BadSpokeDataError, DpRequiredError, ForeignReleaseError, ReleaseSettings,
@@ -39,7 +40,8 @@ def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: Bl
     ledger = PrivacyLedger(ledger_store, delta=policy.max_delta, settings_owner=True)
     try:
         data = data_blobs.get(settings.data_key)
-        result = make_release(ReleaseSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode),
+        result = make_release(ReleaseSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode,
+                                              config_sha256=settings.config_sha256),
                               hub_blobs, data, keys, ledger, policy)
     except LocalCapExceededError as exc:
         logger.error("spoke %s refuses round %s: its own epsilon cap: %s", spoke, round_, exc)
@@ -47,6 +49,9 @@ def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: Bl
     except DpRequiredError as exc:
         logger.error("spoke %s refuses round %s: weaker privacy than the hospital allows: %s", spoke, round_, exc)
         return EXIT_DP_REQUIRED
+    except ConfigCopyMismatchError as exc:
+        logger.error("spoke %s refuses round %s: the published config is not the run's: %s", spoke, round_, exc)
+        return EXIT_BAD_INPUT
     except ForeignReleaseError as exc:
         logger.error("spoke %s refuses round %s: %s", spoke, round_, exc)
         return EXIT_FOREIGN_RELEASE

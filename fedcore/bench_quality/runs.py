@@ -19,9 +19,8 @@ def run_spec(data: str, family: str, epsilon: float | None, seed: int, spokes: i
     """The ExperimentSpec `simulate --family F --target-epsilon E --seed S` would build (None: --no-dp)."""
     privacy = PrivacySettings(enabled=False) if epsilon is None else PrivacySettings(target_epsilon=epsilon)
     label = "nodp" if epsilon is None else f"eps{epsilon:g}"
-    config = RunConfig(run_id=f"bench-{family}-{label}-{seed}", quorum=min(2, spokes), privacy=privacy,
-                       seed=seed, model={"family": family})
-    return ExperimentSpec(data=data, spokes=spokes, config=config, rows=rows)
+    config = RunConfig(quorum=min(2, spokes), privacy=privacy, seed=seed, model={"family": family})
+    return ExperimentSpec(data=data, spokes=spokes, config=config, rows=rows, run_id=f"bench-{family}-{label}-{seed}")
 
 
 def synthesize(spec: ExperimentSpec, schema: Schema, on_event: EventHandler | None = None) -> pd.DataFrame:

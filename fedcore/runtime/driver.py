@@ -55,7 +55,7 @@ def drive_run(
     spokes = [{"spoke_id": h.spoke_id} for h in hospitals]
     by_id = {h.spoke_id: h for h in hospitals}
     position = {h.spoke_id: i for i, h in enumerate(hospitals)}
-    init_run(services, run_id, config, schema, spokes, default_limit)
+    config_sha256 = init_run(services, run_id, config, schema, spokes, default_limit)["config_sha256"]
     steps: list[dict] = []
 
     def jobs(gate: dict, mode: str) -> list[dict]:
@@ -65,8 +65,9 @@ def drive_run(
             started = time.perf_counter()
             rng = None if seed is None else np.random.default_rng([seed, gate["round"], position[hospital.spoke_id]])
             try:
-                answer = make_release(ReleaseSettings(run_id, gate["round"], hospital.spoke_id, mode), services.blobs,
-                                     hospital.table, services.keys, hospital.ledger, hospital.policy, rng=rng)
+                settings = ReleaseSettings(run_id, gate["round"], hospital.spoke_id, mode, config_sha256)
+                answer = make_release(settings, services.blobs, hospital.table, services.keys, hospital.ledger,
+                                      hospital.policy, rng=rng)
                 results.append(answer | {"seconds": round(time.perf_counter() - started, 3)})
             except Exception as exc:  # noqa: BLE001 - a failed job is a failed Map item, as in the state machine
                 logger.warning("job of %s in round %d failed: %s", hospital.spoke_id, gate["round"], exc)

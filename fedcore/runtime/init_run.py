@@ -1,4 +1,4 @@
-"""InitRun: validate the config, record the run, publish the config to the spokes."""
+"""InitRun: validate the run's spec, record the run (the config's source), publish its copy to the spokes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from fedcore.families import family_of
 from fedcore.privacy import UnknownSpokeError
-from fedcore.run_config import RunConfig
+from fedcore.run_spec import RunSpec, config_bytes, config_of
 from fedcore.runtime import layout
 from fedcore.runtime.ports import BlobExistsError, HubServices
 from fedcore.schema import Schema
@@ -30,28 +30,26 @@ def init_run(
     new account gets the ledger's (the deployment's) accountant and delta. A run whose accountant
     or delta differs from any hospital's account is refused here, before anything is written.
     """
-    cfg = RunConfig.model_validate(dict(config) | {"run_id": run_id})
+    spec = RunSpec(run_id=run_id, schema=schema, config=config)
+    cfg = spec.config
     if len(spokes) < cfg.quorum:
         raise ValueError(f"{len(spokes)} spokes cannot meet a quorum of {cfg.quorum}")
     if cfg.privacy.enabled:
         for spoke in spokes:
             services.ledger.require_settings(spoke["spoke_id"], cfg.privacy.accountant, cfg.privacy.delta)
-    record = {
+    record = {  # the source of the run's config; models/<run>/config.json is its copy, checked by its SHA-256
         "status": "RUNNING",
         "config": cfg.model_dump(mode="json"),
+        "config_sha256": spec.config_sha256,
         "spokes": [s["spoke_id"] for s in spokes],
         "current_round": 0,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if not services.runs.create_run(run_id, record):
         existing = services.runs.get_run(run_id)
-        if existing["config"] != record["config"]:
+        if config_of(run_id, existing["config"]) != cfg:
             raise RunConflictError(f"run {run_id!r} already exists with a different configuration")
-    for key, body in ((layout.config_key(run_id), record["config"]), (layout.schema_key(run_id), schema.to_dict())):
-        try:
-            services.blobs.put_new(key, json.dumps(body, sort_keys=True).encode())
-        except BlobExistsError:
-            pass  # written by an earlier attempt of this same run
+    _publish(services, spec)
     for spoke in spokes:
         try:
             services.ledger.limit(spoke["spoke_id"])
@@ -60,4 +58,15 @@ def init_run(
     services.audit.append("hub", "run.started", f"run/{run_id}/started",
                           {"run_id": run_id, "spokes": record["spokes"], "rounds": cfg.rounds})
     return {"run_id": run_id, "round": 0, "rounds": family_of(cfg).total_rounds(cfg), "quorum": cfg.quorum,
-            "spokes": spokes}
+            "spokes": spokes, "config_sha256": spec.config_sha256}
+
+
+def _publish(services: HubServices, spec: RunSpec) -> None:
+    """The config's copy (the bytes its recorded SHA-256 is of) and the schema under models/<run>/, create-only."""
+    schema = json.dumps(spec.schema.to_dict(), sort_keys=True).encode()
+    for key, body in ((layout.config_key(spec.run_id), config_bytes(spec.config)),
+                      (layout.schema_key(spec.run_id), schema)):
+        try:
+            services.blobs.put_new(key, body)
+        except BlobExistsError:
+            pass  # written by an earlier attempt of this same run (its readers check the config's hash)

@@ -6,6 +6,7 @@ import json
 
 from fedcore.families.base import SpokePlan
 from fedcore.run_config import RunConfig
+from fedcore.run_spec import ConfigCopyMismatchError, check_config_copy, config_of
 from fedcore.runtime import layout
 from fedcore.runtime.ports import BlobStore, HubServices
 from fedcore.schema import Schema
@@ -23,7 +24,20 @@ def load_run(services: HubServices, run_id: str) -> dict:
 
 
 def run_config(run: dict) -> RunConfig:
-    return RunConfig.model_validate(run["config"])
+    """The run's config from its runs-table record, the source (records from before RunSpec carry run_id)."""
+    return config_of(run["run_id"], run["config"])
+
+
+def published_config(services: HubServices, run: dict) -> RunConfig:
+    """The copy spokes read (``models/<run>/config.json``), refused unless it is the record's config: by
+    the recorded SHA-256, or for records from before it was kept, by the config itself."""
+    data = services.blobs.get(layout.config_key(run["run_id"]))
+    if "config_sha256" in run:
+        return check_config_copy(run["run_id"], data, run["config_sha256"])
+    published = config_of(run["run_id"], json.loads(data))
+    if published != run_config(run):
+        raise ConfigCopyMismatchError(f"models/{run['run_id']}/config.json is not the config of the run's record")
+    return published
 
 
 def spoke_plans(run: dict) -> dict[str, SpokePlan]:
@@ -36,9 +50,10 @@ def admitted_spokes(run: dict, round_: int) -> set[str]:
     return set((run.get("admitted") or {}).get(str(round_), ()))
 
 
-def read_run_config(blobs: BlobStore, run_id: str) -> RunConfig:
-    """The config as published to the spokes (``models/<run>/config.json``)."""
-    return RunConfig.model_validate(json.loads(blobs.get(layout.config_key(run_id))))
+def read_run_config(blobs: BlobStore, run_id: str, config_sha256: str) -> RunConfig:
+    """The config as published to the spokes (``models/<run>/config.json``), refused unless its SHA-256 is
+    ``config_sha256``: the one the hub recorded with the run and passed to the job."""
+    return check_config_copy(run_id, blobs.get(layout.config_key(run_id)), config_sha256)
 
 
 def read_encoder(blobs: BlobStore, run_id: str) -> dict:

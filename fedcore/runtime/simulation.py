@@ -51,6 +51,7 @@ def simulate_federation(
     config: RunConfig,
     on_event: EventHandler | None = None,
     services: HubServices | None = None,
+    run_id: str = "run-local",
 ) -> SimulationResult:
     if len(partitions) < config.quorum:
         raise ValueError(f"{len(partitions)} hospitals cannot meet a quorum of {config.quorum}")
@@ -63,9 +64,8 @@ def simulate_federation(
                       PrivacyLedger(InMemoryLedgerStore(), config.privacy.delta, config.privacy.accountant))
         for name, frame in partitions.items()
     ]
-    body = config.model_dump(mode="json")
-    run_id = body.pop("run_id")
-    final = drive_run(services, run_id, body, schema, hospitals, limit, seed=config.seed, on_event=on_event)
+    final = drive_run(services, run_id, config.model_dump(mode="json"), schema, hospitals, limit, seed=config.seed,
+                      on_event=on_event)
     version = find_model_version(services, final["model_version"]) if final["model_version"] else None
     return SimulationResult(
         status=final["status"], services=services, model_version=version, run=services.runs.get_run(run_id),

@@ -54,6 +54,7 @@ class ReleaseSettings:
     round: int
     spoke_id: str
     mode: ReleaseMode  # "stats" for round 0, "train" for every later round
+    config_sha256: str  # of the run's config as the hub recorded it; the published copy must match
 
 
 def parse_table(data: bytes, schema) -> pd.DataFrame:
@@ -82,7 +83,7 @@ def make_release(
     """Make, charge and write this hospital's sealed release for ``settings.round``; what was released."""
     if (settings.mode == "stats") != (settings.round == 0):
         raise BadSpokeDataError(f"mode {settings.mode!r} does not fit round {settings.round}")
-    cfg = read_run_config(hub_blobs, settings.run_id)
+    cfg = read_run_config(hub_blobs, settings.run_id, settings.config_sha256)
     private = _require_privacy(cfg, policy)
     schema = read_schema(hub_blobs, settings.run_id)
     frame = parse_table(data, schema)

@@ -64,6 +64,11 @@ class HubSnapshot:
         return HubServices(blobs, self.keys, PrivacyLedger(ledger_store, 1e-5), AuditLog(audit_store), runs)
 
 
+def _release_settings(services, run, round_, spoke, mode):
+    """A job's settings with the config hash the hub recorded (the state machine passes it to the job)."""
+    return ReleaseSettings(run, round_, spoke, mode, services.runs.get_run(run)["config_sha256"])
+
+
 def train_tiny_hub() -> HubSnapshot:
     """The round loop of /tmp/rt_smoke.py in memory: setup round, one training round, publish."""
     snapshot = HubSnapshot(InMemoryBlobStore(), LocalKeyProvider(os.urandom(32)), InMemoryLedgerStore(),
@@ -77,12 +82,12 @@ def train_tiny_hub() -> HubSnapshot:
     local = {s: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
     init_run(services, RUN_ID, TINY_RUN, dataset.schema, spokes, 3.0)
     for spoke in SPOKES:
-        make_release(ReleaseSettings(RUN_ID, 0, spoke, "stats"), services.blobs, data[spoke], snapshot.keys,
+        make_release(_release_settings(services, RUN_ID, 0, spoke, "stats"), services.blobs, data[spoke], snapshot.keys,
                     local[spoke], SpokePolicy(epsilon_cap=3.0))
     setup_merge(services, RUN_ID, [])
     gate = budget_gate(services, RUN_ID, 1, spokes)
     for spoke in gate["eligible_spokes"]:
-        make_release(ReleaseSettings(RUN_ID, 1, spoke["spoke_id"], "train"), services.blobs,
+        make_release(_release_settings(services, RUN_ID, 1, spoke["spoke_id"], "train"), services.blobs,
                     data[spoke["spoke_id"]], snapshot.keys, local[spoke["spoke_id"]], SpokePolicy(epsilon_cap=3.0))
     aggregate(services, RUN_ID, 1, [])
     finalize(services, RUN_ID, "COMPLETED")

@@ -88,7 +88,7 @@ def test_the_api_applies_the_deployment_defaults_exactly_as_init_run_does(sfn):
 
     # Act
     reply = Gateway(app)("POST", "/runs", ADMIN, body={"run_id": "same", "target_epsilon": 2.0})
-    from_sandbox = RunConfig.model_validate(defaults.apply({"privacy": {"target_epsilon": 2.0}}) | {"run_id": "same"})
+    from_sandbox = RunConfig.model_validate(defaults.apply({"privacy": {"target_epsilon": 2.0}}))
 
     # Assert
     assert reply.status == 202, reply.text

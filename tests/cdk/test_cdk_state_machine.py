@@ -151,11 +151,30 @@ def test_every_round_loop_step_records_failures_before_failing(asl):
                                                          "detail.$": "$.error"}
 
 
-def test_init_run_receives_the_execution_input_and_name(asl):
+def test_init_run_receives_the_execution_input(asl):
     init = asl["States"][asl["StartAt"]]
     assert handler_of(init) == "functions.init_run.handler"
-    assert init["Parameters"]["Payload"] == {"run_id.$": "$.run_id", "config.$": "$.config",
-                                             "execution_name.$": "$$.Execution.Name"}
+    assert init["Parameters"]["Payload"] == {"run_id.$": "$.run_id", "config.$": "$.config"}
+    assert init["ResultSelector"] == {"spokes.$": "$.Payload.spokes", "config_sha256.$": "$.Payload.config_sha256"}
+
+
+def test_step_payloads_carry_only_what_the_handlers_read(asl):
+    # rounds and quorum are the run's config, which the steps read from the run's record
+    payloads = {name: state["Parameters"]["Payload"] for name, state in all_states(asl["States"])
+                if handler_of(state) in ("functions.budget_gate.handler", "functions.setup_merge.handler",
+                                         "functions.aggregate.handler")}
+    assert {name: set(payload) for name, payload in payloads.items()} == {
+        "SetupBudgetGate": {"run_id.$", "round", "spokes.$"}, "BudgetGate": {"run_id.$", "round.$", "spokes.$"},
+        "SetupMerge": {"run_id.$", "round.$", "reports.$"}, "Aggregate": {"run_id.$", "round.$", "reports.$"}}
+
+
+def test_every_spoke_job_gets_the_recorded_config_hash(asl):
+    maps = [state for _, state in all_states(asl["States"]) if state["Type"] == "Map"]
+    jobs = [state for _, state in all_states(asl["States"]) if state.get("Resource") == BATCH_SYNC]
+    assert maps and all(m["ItemSelector"]["config_sha256.$"] == "$.run.config_sha256" for m in maps)
+    for job in jobs:
+        env = {e["Name"]: e for e in job["Parameters"]["ContainerOverrides"]["Environment"]}
+        assert env["CONFIG_SHA256"] == {"Name": "CONFIG_SHA256", "Value.$": "$.config_sha256"}
 
 
 def test_the_job_overrides_the_hub_sends_are_settings_the_trainer_keeps_and_carry_no_privacy_setting(asl):
@@ -165,5 +184,5 @@ def test_the_job_overrides_the_hub_sends_are_settings_the_trainer_keeps_and_carr
     jobs = [state for _, state in all_states(asl["States"]) if state.get("Resource") == BATCH_SYNC]
     names = {e["Name"] for job in jobs for e in job["Parameters"]["ContainerOverrides"]["Environment"]}
 
-    assert jobs and names == {"RUN_ID", "ROUND", "SPOKE_ID", "TRAINER_MODE"}
+    assert jobs and names == {"RUN_ID", "ROUND", "SPOKE_ID", "TRAINER_MODE", "CONFIG_SHA256"}
     assert names <= set(SETTINGS)

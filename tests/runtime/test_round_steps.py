@@ -25,6 +25,11 @@ POLICY = SpokePolicy(epsilon_cap=3.0)
 SPOKES = [{"spoke_id": s} for s in ("s0", "s1", "s2")]
 
 
+def _release_settings(services, run, round_, spoke, mode):
+    """A job's settings with the config hash the hub recorded (the state machine passes it to the job)."""
+    return ReleaseSettings(run, round_, spoke, mode, services.runs.get_run(run)["config_sha256"])
+
+
 def _locals():
     return {s["spoke_id"]: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
 
@@ -34,13 +39,14 @@ def _setup(services, schema, data, local, config=TINY, run="r1"):
     gate = budget_gate(services, run, 0, SPOKES)
     for spoke in gate["eligible_spokes"]:
         sid = spoke["spoke_id"]
-        make_release(ReleaseSettings(run, 0, sid, "stats"), services.blobs, data[sid], services.keys, local[sid], POLICY)
+        make_release(_release_settings(services, run, 0, sid, "stats"), services.blobs, data[sid], services.keys,
+                     local[sid], POLICY)
     return setup_merge(services, run, [])
 
 
 def _train(services, data, local, round_, run="r1", spokes=None):
     for sid in spokes or data:
-        make_release(ReleaseSettings(run, round_, sid, "train"), services.blobs, data[sid], services.keys,
+        make_release(_release_settings(services, run, round_, sid, "train"), services.blobs, data[sid], services.keys,
                     local[sid], POLICY)
 
 
@@ -144,11 +150,11 @@ def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
     local = _locals()
     init_run(services, "r1", TINY, schema, SPOKES, 3.0)
     with pytest.raises(BadSpokeDataError, match="schema"):
-        make_release(ReleaseSettings("r1", 0, "s0", "stats"), services.blobs, b"a,b\n1,2\n", services.keys,
+        make_release(_release_settings(services, "r1", 0, "s0", "stats"), services.blobs, b"a,b\n1,2\n", services.keys,
                     local["s0"], POLICY)
     repeated = data["s0"].replace(b"age", b"wtkg", 1)  # a header naming one column twice
     with pytest.raises(BadSpokeDataError, match="repeats column name"):
-        make_release(ReleaseSettings("r1", 0, "s0", "stats"), services.blobs, repeated, services.keys,
+        make_release(_release_settings(services, "r1", 0, "s0", "stats"), services.blobs, repeated, services.keys,
                     local["s0"], POLICY)
     assert not services.blobs.list_keys("updates/")  # nothing sent
     with pytest.raises(UnknownSpokeError):  # and nothing charged: the local account was never opened
@@ -156,7 +162,7 @@ def test_trainer_refuses_bad_data_and_its_local_cap(services, actg_parts):
     from fedcore.federation.spoke import LocalCapExceededError
 
     with pytest.raises(LocalCapExceededError):
-        make_release(ReleaseSettings("r1", 0, "s0", "stats"), services.blobs, data["s0"], services.keys,
+        make_release(_release_settings(services, "r1", 0, "s0", "stats"), services.blobs, data["s0"], services.keys,
                     local["s0"], SpokePolicy(epsilon_cap=0.01))
     assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
 
@@ -238,8 +244,8 @@ def test_the_round_loss_is_the_rows_weighted_mean_of_the_accepted_releases(servi
     init_run(services, "r1", TINY | {"privacy": {"enabled": False}}, schema, SPOKES, 3.0)
     budget_gate(services, "r1", 0, SPOKES)
     for sid in data:
-        make_release(ReleaseSettings("r1", 0, sid, "stats"), services.blobs, data[sid], services.keys, local[sid],
-                    opted_out)
+        make_release(_release_settings(services, "r1", 0, sid, "stats"), services.blobs, data[sid], services.keys,
+                     local[sid], opted_out)
     setup_merge(services, "r1", [])
     budget_gate(services, "r1", 1, SPOKES)
     plans = spoke_plans(load_run(services, "r1"))

@@ -29,13 +29,18 @@ SPOKES = [{"spoke_id": s} for s in ("s0", "s1", "s2")]
 POLICY = SpokePolicy(epsilon_cap=3.0)
 
 
+def _release_settings(services, run, round_, spoke, mode):
+    """A job's settings with the config hash the hub recorded (the state machine passes it to the job)."""
+    return ReleaseSettings(run, round_, spoke, mode, services.runs.get_run(run)["config_sha256"])
+
+
 def _ledgers():
     return {s["spoke_id"]: PrivacyLedger(InMemoryLedgerStore(), 1e-5) for s in SPOKES}
 
 
 def _job(services, data, local, round_, sid, policy=POLICY, run="r1"):
     mode = "stats" if round_ == 0 else "train"
-    return make_release(ReleaseSettings(run, round_, sid, mode), services.blobs, data[sid], services.keys,
+    return make_release(_release_settings(services, run, round_, sid, mode), services.blobs, data[sid], services.keys,
                        local[sid], policy)
 
 
@@ -194,7 +199,7 @@ def test_a_one_row_hospital_is_refused_before_it_releases(services, actg_parts):
     init_run(services, "r1", TINY, schema, SPOKES, 3.0)
     one_row = b"\n".join(data["s0"].splitlines()[:2]) + b"\n"
     with pytest.raises(BadSpokeDataError, match="at least 2"):
-        make_release(ReleaseSettings("r1", 0, "s0", "stats"), services.blobs, one_row, services.keys,
+        make_release(_release_settings(services, "r1", 0, "s0", "stats"), services.blobs, one_row, services.keys,
                     PrivacyLedger(InMemoryLedgerStore(), 1e-5), POLICY)
     assert not services.blobs.exists(layout.update_key("r1", 0, "s0"))
 

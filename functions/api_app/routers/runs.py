@@ -40,14 +40,14 @@ def start_run(body: RunStartRequest, caller: Caller = Depends(require_admin),
         raise ApiError(422, "spoke_subset_unsupported",
                        "runs train with every hospital of the deployment; leave spokes out or list them all")
     run_id = body.run_id or _new_run_id()
-    config = _run_config(body, settings.defaults, run_id)
+    config = _run_config(body, settings.defaults)
     if config.quorum > len(spokes):
         raise ApiError(422, "invalid_run_config", f"quorum {config.quorum} exceeds the {len(spokes)} hospitals")
     # StartExecution returns a running execution of the same name and input instead of failing: look first.
     if ctx.services.runs.get_run(run_id) is not None or ctx.launcher.describe(run_id) is not None:
         raise ApiError(409, "run_exists", f"run {run_id!r} already exists")
     table_schema = body.table_schema if isinstance(body.table_schema, str) else body.table_schema.to_dict()
-    sent = config.model_dump(mode="json", exclude={"run_id"}) | {"schema": table_schema}
+    sent = config.model_dump(mode="json") | {"schema": table_schema}  # the run id travels beside it
     try:
         execution_arn = ctx.launcher.start(run_id, sent)
     except ExecutionExistsError:
@@ -110,7 +110,7 @@ def _new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _run_config(body: RunStartRequest, defaults: DeploymentDefaults, run_id: str) -> RunConfig:
+def _run_config(body: RunStartRequest, defaults: DeploymentDefaults) -> RunConfig:
     """The request over the deployment's defaults (applied as InitRun applies them), validated as InitRun will."""
     training = {"epochs": body.epochs_per_round, "batch_size": body.batch_size}
     fields = {"rounds": body.rounds, "quorum": body.quorum, "strategy": body.strategy,
@@ -119,7 +119,7 @@ def _run_config(body: RunStartRequest, defaults: DeploymentDefaults, run_id: str
     config = {k: v for k, v in fields.items() if v is not None}
     config["privacy"] = {"target_epsilon": body.target_epsilon} if body.target_epsilon else {}
     try:  # strict: JSON's own types, as for the rest of the request body
-        return RunConfig.model_validate(defaults.apply(config) | {"run_id": run_id}, strict=True)
+        return RunConfig.model_validate(defaults.apply(config), strict=True)
     except ValidationError as exc:
         details = [{"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()]
         first = details[0]
