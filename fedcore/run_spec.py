@@ -82,7 +82,7 @@ class RunSpec(BaseModel):
         return schema.to_dict()  # as models/<run>/schema.json holds it
 
     @property
-    def schema(self) -> Schema:  # noqa: D102 - the field is schema_ only because BaseModel has a schema()
+    def schema(self) -> Schema:  # the field is schema_ only because BaseModel has a schema() of its own
         return self.schema_
 
     @property
