@@ -62,7 +62,7 @@ def test_defaults_are_read_from_the_component_classes_not_copied():
         "t.TrainConfig.batch_size, t.TrainConfig.epochs = 99, 7\n"
         "m.DiffusionConfig.__dataclass_fields__['hidden_dim'].default = 32\n"
         "from fedcore.run_config import RunConfig\n"
-        "c = RunConfig(privacy={'enabled': False})\n"
+        "c = RunConfig(model={'family': 'diffusion'})\n"
         "print(c.training.batch_size, c.training.epochs, c.model.hidden_dim)\n"
     )
 
