@@ -35,7 +35,7 @@ def test_a_larger_share_gets_less_noise_in_proportion_to_one_over_its_square_roo
     assert sigmas[2] / sigmas[0] == pytest.approx(math.sqrt(0.8 / 0.15), rel=1e-12)
 
 
-@pytest.mark.parametrize("accountant", ["rdp", "prv"])
+@pytest.mark.parametrize("accountant", ["rdp", pytest.param("prv", marks=pytest.mark.slow)])  # PRV: about 6 s
 def test_prior_history_is_included(accountant):
     # Arrange: a training run that already spent part of the budget
     prior = [StepRecord(2.0, 0.05, 100)]

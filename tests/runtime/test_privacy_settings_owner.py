@@ -37,6 +37,7 @@ def _stored(services: HubServices) -> tuple:
             {s: store.get_account(s) for s in store.list_spokes()})
 
 
+@pytest.mark.slow  # PRV composition of a whole run's charges (about 5 s)
 def test_a_prv_account_is_charged_with_prv_by_a_ledger_built_with_the_rdp_default():
     # Arrange: a 700-row hospital planned to epsilon 3 under PRV (RDP states this history as ~3.25)
     config = RunConfig(rounds=3, privacy={"target_epsilon": 3.0, "accountant": "prv"}, model=DIFFUSION)

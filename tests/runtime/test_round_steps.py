@@ -50,6 +50,7 @@ def _train(services, data, local, round_, run="r1", spokes=None):
                     local[sid], POLICY)
 
 
+@pytest.mark.slow  # a whole diffusion run through every step (about 8 s)
 def test_full_run_publishes_a_model_and_an_intact_audit_chain(services, actg_parts):
     schema, data = actg_parts
     local = _locals()
