@@ -10,7 +10,8 @@ from fedcore.cli import audit_cmd, bench_cmd, demo_cmd, generate_cmd, privacy_cm
 
 EXAMPLES = """examples:
   python -m fedcore demo --out out/demo
-  python -m fedcore simulate --data actg175 --spokes 3 --rounds 6 --out out/sim
+  python -m fedcore simulate --data actg175 --spokes 3 --out out/sim
+  python -m fedcore simulate --data actg175 --family diffusion --rounds 6 --out out/diff
   python -m fedcore simulate --data patients.csv --schema auto --no-dp --out out/nodp
   python -m fedcore generate --model out/sim/model --rows 1000 --condition arms=1 --out rows.csv
   python -m fedcore privacy epsilon --noise-multiplier 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5
