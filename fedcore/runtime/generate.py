@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from fedcore.families import get_family
@@ -27,13 +28,18 @@ def find_model_version(services: HubServices, version: str | None = None) -> dic
     raise NoPublishedModelError(f"no published model version {version!r}")
 
 
+def open_published_model(services: HubServices, record: dict) -> dict[str, np.ndarray]:
+    """The named tensors of a published version, opened from their seal (bound to its run and round)."""
+    return open_model(services.blobs.get(record["model_key"]), model_context(record["run_id"], record["round"]),
+                      services.keys)
+
+
 def generate_from_version(
     services: HubServices, record: dict, rows: int, sampling, seed: int,
     conditions: dict[str, object] | None = None,
 ) -> pd.DataFrame:
     """Rows from a published version; ``sampling`` is a SamplingConfig (diffusion) or options dict."""
-    model = open_model(services.blobs.get(record["model_key"]), model_context(record["run_id"], record["round"]),
-                       services.keys)
+    model = open_published_model(services, record)
     family = get_family(record.get("family", "diffusion"))
     return family.generate(read_encoder(services.blobs, record["run_id"]), model, record,
                            read_schema(services.blobs, record["run_id"]), rows, seed, conditions, sampling)

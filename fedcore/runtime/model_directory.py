@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fedcore.federation.release import model_context
+from fedcore.families import get_family
+from fedcore.runtime.generate import open_published_model
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import read_encoder, read_schema
 from fedcore.schema import Schema
-from fedcore.sealing import open_model
 from fedcore.serialization import dump_tensors, load_tensors
 
 WEIGHTS, ENCODER, SCHEMA, CARD = "weights.safetensors", "encoder.json", "schema.json", "model_card.json"
@@ -54,10 +54,8 @@ class ModelDirectory:
 
 def write_model_directory(out: Path, services: HubServices, record: dict) -> Path:
     """Open the published version ``record`` and write it under ``out`` (created; files replaced)."""
-    sealed = services.blobs.get(record["model_key"])
-    tensors = open_model(sealed, model_context(record["run_id"], record["round"]), services.keys)
     files = {
-        WEIGHTS: dump_tensors(tensors),
+        WEIGHTS: dump_tensors(open_published_model(services, record)),
         ENCODER: _json_bytes(read_encoder(services.blobs, record["run_id"])),
         SCHEMA: _json_bytes(read_schema(services.blobs, record["run_id"]).to_dict()),
     }
@@ -100,10 +98,7 @@ def load_model_directory(path: Path) -> ModelDirectory:
 def generate_from_directory(model: ModelDirectory, rows: int, seed: int,
                             conditions: dict[str, object] | None = None, sampling=None):
     """Synthetic rows from a model directory: the same family code the API's generation runs."""
-    from fedcore.families import get_family
-
-    family = get_family(model.family)
-    return family.generate(model.encoder, model.tensors, model.card["version"], model.schema, rows, seed,
+    return get_family(model.family).generate(model.encoder, model.tensors, model.card["version"], model.schema, rows, seed,
                            conditions, sampling)
 
 
