@@ -24,6 +24,7 @@ from fedcore.families.hybrid.config import PretrainConfig
 from fedcore.families.marginal.config import MarginalConfig
 from fedcore.families.registry import FAMILY_NAMES
 from fedcore.model.config import DiffusionConfig
+from fedcore.tasks.settings import TaskSettings
 from fedcore.training.config import TrainConfig
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
@@ -156,7 +157,8 @@ class RunConfig(BaseModel):
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     privacy: PrivacySettings = PrivacySettings()
     training: TrainingSettings = TrainingSettings()
-    model: ModelSettings  # left out: DEFAULT_FAMILY's defaults (_name_the_family)
+    model: ModelSettings  # left out: DEFAULT_FAMILY's defaults (_name_the_family); synthesis only
+    task: TaskSettings = TaskSettings()  # what the run trains: synthesis (default), risk or survival
     seed: int = 0
 
     @model_validator(mode="before")
@@ -226,8 +228,26 @@ class RunConfig(BaseModel):
         strategy = info.data.get("strategy")
         return params if strategy is None else validate_strategy_params(strategy, params)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_model_for_predictive_tasks(cls, data: Any) -> Any:
+        """A predictive task trains its own network (``task.hidden_dim``, ``task.blocks``): a model family's
+        settings would be silently ignored, so they are refused."""
+        if not isinstance(data, dict):
+            return data
+        task = data.get("task")
+        name = task.get("name") if isinstance(task, dict) else getattr(task, "name", None)
+        model = data.get("model")
+        if name not in (None, "synthesis") and isinstance(model, dict) and set(model) - {"family"}:
+            raise ValueError(f"model settings belong to the synthesis task's model families; task {name!r} "
+                             "takes its network's settings under task (hidden_dim, blocks)")
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> "RunConfig":
+        if self.strategy == "fairfed" and not self.task.predictive:
+            raise ValueError("strategy fairfed weighs hospitals by their fairness gaps, which only the predictive "
+                             "tasks (risk, survival) measure; synthesis runs cannot use it")
         if self.strategy == "fedprox" and "proximal_mu" not in self.strategy_params:
             raise ValueError("strategy fedprox needs strategy_params.proximal_mu")
         self.train_config()  # TrainConfig's own checks too, before any privacy is spent
@@ -238,6 +258,11 @@ class RunConfig(BaseModel):
         """The family and the settings the run gave it, not every default: the form in which runs are
         stored and sent (the published model version records the settings in full)."""
         return {"family": model.family} | model.model_dump(mode=info.mode, exclude_unset=True)
+
+    @field_serializer("task")
+    def _task_given(self, task: TaskSettings, info: FieldSerializationInfo) -> dict[str, Any]:
+        """The task's name and the settings the run gave it (as for ``model``)."""
+        return {"name": task.name} | task.model_dump(mode=info.mode, exclude_unset=True)
 
     @property
     def family(self) -> str:

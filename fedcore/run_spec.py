@@ -77,6 +77,14 @@ class RunSpec(BaseModel):
             return data | {"config": without_run_id(data["run_id"], data.get("config"))}
         return data
 
+    @model_validator(mode="after")
+    def _task_fits_schema(self) -> "RunSpec":
+        """The task's columns (target, time, event, exclude) are the schema's, before any privacy is spent."""
+        from fedcore.tasks.registry import task_of
+
+        task_of(self.config).check_schema(self.config, self.schema_)
+        return self
+
     @field_serializer("schema_")
     def _schema_as_dict(self, schema: Schema) -> dict:
         return schema.to_dict()  # as models/<run>/schema.json holds it

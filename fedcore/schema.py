@@ -100,13 +100,16 @@ Column = Union[NumericColumn, CategoricalColumn]
 
 
 class Schema(BaseModel):
-    """An ordered list of columns. ``target`` names the column used for utility scoring."""
+    """An ordered list of columns. ``target`` names the column used for utility scoring and the
+    predictive tasks' default label; ``sensitive`` names categorical columns whose groups the
+    predictive tasks' fairness reports compare (e.g. gender, race)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "table"
     columns: tuple[Column, ...] = Field(min_length=1)
     target: str | None = None
+    sensitive: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check_names(self) -> "Schema":
@@ -116,6 +119,14 @@ class Schema(BaseModel):
             raise ValueError(f"duplicate column names: {duplicates}")
         if self.target is not None and self.target not in names:
             raise ValueError(f"target column {self.target!r} is not in the schema")
+        kinds = {c.name: c.kind for c in self.columns}
+        for name in self.sensitive:
+            if name not in kinds:
+                raise ValueError(f"sensitive column {name!r} is not in the schema")
+            if kinds[name] != "categorical":
+                raise ValueError(f"sensitive column {name!r} must be categorical (its groups are compared)")
+        if len(set(self.sensitive)) != len(self.sensitive):
+            raise ValueError(f"sensitive lists a column twice: {list(self.sensitive)}")
         return self
 
     @property
@@ -141,6 +152,8 @@ class Schema(BaseModel):
         for column in data["columns"]:
             if column.get("kind") == "numeric" and column.get("values") is None:
                 del column["values"]  # a continuous column reads exactly as before ``values`` existed
+        if not data["sensitive"]:
+            del data["sensitive"]  # likewise a schema without sensitive columns
         return data
 
     @classmethod

@@ -11,7 +11,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fedcore.experiment import ExperimentSpec, run_experiment
-from fedcore.families import FAMILY_NAMES, family_of
+from fedcore.families import FAMILY_NAMES
+from fedcore.tasks.registry import task_of
 from fedcore.model.config import SamplingConfig
 from fedcore.run_config import AGGREGATION_STRATEGIES, DEFAULT_FAMILY, PrivacySettings, RunConfig
 
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, transient=False,
     ) as progress:
-        rounds = family_of(spec.config).total_rounds(spec.config) + 1  # the setup round, then the family's
+        rounds = task_of(spec.config).total_rounds(spec.config) + 1  # the setup round, then the family's
         task = progress.add_task("federated rounds", total=rounds, status="loading data")
         on_event = _progress_handler(progress, task, rounds)
         report = run_experiment(spec, args.out, on_event)

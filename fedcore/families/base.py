@@ -1,4 +1,7 @@
-"""What a model family is to the round loop: its round plan, its releases, its aggregation.
+"""What a task's round plan is to the round loop: its rounds, its releases, its aggregation.
+
+Every task implements this interface (DESIGN.md section 1): the synthesis task through its model
+families (``fedcore.families``), the predictive tasks in ``fedcore.tasks``.
 
 DESIGN.md section 3: a spoke job makes one sealed release per (run, round); what a round
 releases comes from the family's round plan, which the state machine never sees: the
@@ -18,7 +21,7 @@ import pandas as pd
 
 from fedcore.privacy.accountant import StepRecord
 
-RoundKind = Literal["setup", "select", "measure", "train"]
+RoundKind = Literal["setup", "select", "measure", "train", "evaluate"]
 Tensors = dict[str, np.ndarray]
 
 
@@ -106,6 +109,7 @@ class RoundResult:
     loss: float | None = None
     state: Tensors | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    stop: bool = False  # the task ends the run after this round (early stopping); Finalize comes next
 
 
 class ModelFamily(ABC):
@@ -146,10 +150,28 @@ class ModelFamily(ABC):
     def describe(self, config) -> dict:
         """What a published model version records about the model (JSON)."""
 
-    @abstractmethod
+    serves: ClassVar[Literal["generate", "predict"]] = "generate"
+
     def generate(self, encoder: dict, model: Tensors, description: dict, schema, rows: int, seed: int,
                  conditions: dict[str, object] | None, sampling: dict[str, Any]) -> pd.DataFrame:
         """Synthetic rows from a published model; ``sampling`` holds request options (family-checked)."""
+        raise ValueError(f"a {self.name} model predicts; it does not generate rows")
+
+    def predict(self, encoder: dict, model: Tensors, description: dict, schema, frame: pd.DataFrame,
+                times: list[float] | None = None) -> pd.DataFrame:
+        """Predictions for conformed rows (class probabilities, or survival probabilities at ``times``)."""
+        raise ValueError(f"a {self.name} model generates rows; it does not predict")
+
+    def check_schema(self, config, schema) -> None:
+        """ValueError when the run's settings do not fit its schema (checked before any privacy is spent)."""
+
+    def published_round(self, config, rounds: list[dict]) -> int:
+        """Which round's model a finished run publishes, from its stored round metrics: the last one here."""
+        return max((m["round"] for m in rounds), default=0)
+
+    def published_metrics(self, config, rounds: list[dict], published_round: int) -> dict:
+        """What the model version records about how well the published model did (JSON)."""
+        return {}
 
     def total_rounds(self, config) -> int:
         return len(self.round_kinds(config))

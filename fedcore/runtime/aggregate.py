@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.families.base import HubRound
 from fedcore.federation import hub
 from fedcore.federation.release import model_context
@@ -30,7 +30,7 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
     started = time.perf_counter()
     run = load_run(services, run_id)
     cfg = run_config(run)
-    family = family_of(cfg)
+    family = task_of(cfg)
     rounds = family.total_rounds(cfg)
     kind = family.round_kinds(cfg)[round_ - 1]
     if services.blobs.exists(layout.model_key(run_id, round_)):
@@ -99,6 +99,8 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
         "epsilon": {s: services.ledger.spent(s) for s in run["spokes"] if cfg.privacy.enabled},
         **result.metrics,
     }
+    if result.stop:
+        metrics["stopped_early"] = True
     services.runs.put_round(run_id, round_, metrics)
     services.runs.update_run(run_id, {"current_round": round_})
     services.audit.append("hub", "round.aggregated", f"aggregated/{run_id}/{round_}",
@@ -108,7 +110,8 @@ def aggregate(services: HubServices, run_id: str, round_: int, results: list[dic
 
 
 def _answer(run_id: str, round_: int, rounds: int, metrics: dict) -> dict:
-    return {"run_id": run_id, "round": round_, "quorum_met": True, "more_rounds": round_ < rounds,
+    more = round_ < rounds and not metrics.get("stopped_early")  # the task may end the run early
+    return {"run_id": run_id, "round": round_, "quorum_met": True, "more_rounds": more,
             "spokes": metrics["spokes"], "loss": metrics["loss"], "kind": metrics.get("kind"), "metrics": metrics}
 
 

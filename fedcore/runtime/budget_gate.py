@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.federation import hub
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import load_run, run_config, spoke_plans
@@ -19,7 +19,7 @@ def budget_gate(services: HubServices, run_id: str, next_round: int, spokes: lis
     """
     run = load_run(services, run_id)
     cfg = run_config(run)
-    family = family_of(cfg)
+    family = task_of(cfg)
     by_id = {s["spoke_id"]: s for s in spokes}
     if next_round == 0:
         candidates = [s for s in run["spokes"] if s in by_id]

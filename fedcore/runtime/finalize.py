@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.privacy.accountant import compute_epsilon
 from fedcore.runtime import layout
 from fedcore.runtime.ports import HubServices
@@ -26,17 +26,21 @@ def finalize(services: HubServices, run_id: str, status: str, error: str | None 
     last_round = max((m["round"] for m in rounds), default=0)
     epsilon = {s: run_epsilon(services, run_id, run, s, cfg) for s in run["spokes"]} if cfg.privacy.enabled else {}
     version = None
-    if status != "FAILED" and family_of(cfg).can_publish(cfg, last_round):
-        sealed = services.blobs.get(layout.model_key(run_id, last_round))
-        version = f"{run_id}-r{last_round:04d}"
+    task = task_of(cfg)
+    if status != "FAILED" and task.can_publish(cfg, last_round):
+        published = task.published_round(cfg, rounds)  # the last round's, or the task's pick (best validated)
+        sealed = services.blobs.get(layout.model_key(run_id, published))
+        version = f"{run_id}-r{published:04d}"
         services.runs.put_model_version({
             "version": version,
             "run_id": run_id,
-            "round": last_round,
-            "model_key": layout.model_key(run_id, last_round),
+            "round": published,
+            "model_key": layout.model_key(run_id, published),
             "preprocessor_key": layout.preprocessor_key(run_id),
             "sha256": hashlib.sha256(sealed).hexdigest(),
-            **family_of(cfg).describe(cfg),
+            "task": cfg.task.name,
+            **task.describe(cfg),
+            **task.published_metrics(cfg, rounds, published),
             "epsilon": epsilon,
             "delta": cfg.privacy.delta if cfg.privacy.enabled else None,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -58,7 +62,7 @@ def run_epsilon(services: HubServices, run_id: str, run: dict, spoke: str, cfg) 
     (DESIGN.md section 3), and ``charged`` still sees rounds the ledger coalesced with other runs,
     whose records are no longer separable.
     """
-    family = family_of(cfg)
+    family = task_of(cfg)
     plan = spoke_plans(run).get(spoke)
     records = []
     for round_ in range(family.total_rounds(cfg) + 1):

@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.privacy import UnknownSpokeError
 from fedcore.run_spec import RunSpec, config_bytes, config_of
 from fedcore.runtime import layout
@@ -57,7 +57,7 @@ def init_run(
             services.ledger.set_limit(spoke["spoke_id"], float(spoke.get("epsilon_limit") or default_limit))
     services.audit.append("hub", "run.started", f"run/{run_id}/started",
                           {"run_id": run_id, "spokes": record["spokes"], "rounds": cfg.rounds})
-    return {"run_id": run_id, "round": 0, "rounds": family_of(cfg).total_rounds(cfg), "quorum": cfg.quorum,
+    return {"run_id": run_id, "round": 0, "rounds": task_of(cfg).total_rounds(cfg), "quorum": cfg.quorum,
             "spokes": spokes, "config_sha256": spec.config_sha256}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.federation import hub
 from fedcore.runtime import layout
 from fedcore.runtime.hub_steps_common import audit_failed_jobs, audit_rejections, iter_releases
@@ -19,7 +19,7 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
     """Idempotent: a retry reuses the stored encoder, initial model and plans."""
     run = load_run(services, run_id)
     cfg = run_config(run)
-    family = family_of(cfg)
+    family = task_of(cfg)
     schema = read_schema(services.blobs, run_id)
     audit_failed_jobs(services, run_id, 0, results)
     mechanisms = family.setup_mechanisms(cfg) if cfg.privacy.enabled else ()

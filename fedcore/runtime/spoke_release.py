@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from fedcore.families import family_of
+from fedcore.tasks.registry import task_of
 from fedcore.families.base import SpokePlan, SpokeRound
 from fedcore.federation import spoke
 from fedcore.federation.hub import MIN_ROWS
@@ -87,7 +87,7 @@ def make_release(
     private = _require_privacy(cfg, policy)
     schema = read_schema(hub_blobs, settings.run_id)
     frame = parse_table(data, schema)
-    family = family_of(cfg)
+    family = task_of(cfg)
     key = layout.update_key(settings.run_id, settings.round, settings.spoke_id)
     if private:
         _ensure_local_account(local_ledger, settings.spoke_id, policy.epsilon_cap)

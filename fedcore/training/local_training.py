@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +25,9 @@ from fedcore.model.loss import DiffusionLoss
 from fedcore.model.weights import build_model, get_weights, resolve_device, set_weights
 from fedcore.preprocessing.encoded import EncodedTable, TabularLayout
 from fedcore.training.config import DPConfig, TrainConfig
+from fedcore.training.dp_sgd import (
+    accounted_spend, add_proximal_term, make_optimizer, silence_known_opacus_warnings, thread_limit,
+)
 from fedcore.training.data import check_table, shuffled_loader, table_dataset
 
 logger = logging.getLogger(__name__)
@@ -50,62 +51,6 @@ class LocalTrainResult:
 def _seeds(seed: int) -> list[int]:
     """Independent seeds for data order, diffusion noise, DP noise and dropout."""
     return [int(s) for s in np.random.SeedSequence(int(seed)).generate_state(4, dtype=np.uint64) % (2**63)]
-
-
-def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.learning_rate, weight_decay=config.weight_decay, momentum=config.momentum)
-
-
-def _add_proximal_term(optimizer: torch.optim.Optimizer, module: nn.Module, mu: float) -> None:
-    """FedProx (Li et al. 2020): add mu (w - w_global) to every gradient just before the step.
-
-    The term does not depend on any patient, so it is added after Opacus' clipping and noise
-    (a hook on the underlying optimizer) rather than being clipped with the per-row losses.
-    """
-    anchors = [p.detach().clone() for p in module.parameters()]
-
-    def hook(opt: torch.optim.Optimizer, args, kwargs) -> None:
-        with torch.no_grad():
-            for p, anchor in zip(module.parameters(), anchors):
-                if p.grad is not None:
-                    p.grad.add_(p.detach() - anchor, alpha=mu)
-
-    optimizer.register_step_pre_hook(hook)
-
-
-@contextmanager
-def _thread_limit(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op CPU threads, then restore the previous setting. Tiny tabular
-    models train faster on one thread when other processes share the cores."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _silence_known_opacus_warnings() -> None:
-    # Seeded noise is deliberate (reproducible runs); the hook warning is about the inputs
-    # (x_t, t) not requiring grad, which is expected: only parameters need gradients.
-    warnings.filterwarnings("ignore", message="Secure RNG turned off")
-    warnings.filterwarnings("ignore", message="Full backward hook is firing")
-
-
-def _accounted_spend(engine, dp: DPConfig, steps: int) -> tuple[float, float, int]:
-    """(noise_multiplier, sample_rate, steps) from Opacus' accountant, checked against the loop."""
-    history = list(engine.accountant.history)
-    if len(history) != 1:
-        raise RuntimeError(f"expected one (sigma, q, steps) entry in the accountant history, got {history}")
-    sigma, q, accounted = history[0]
-    if accounted != steps or sigma != dp.noise_multiplier:
-        raise RuntimeError(f"accountant recorded {history}, the loop took {steps} steps at sigma {dp.noise_multiplier}")
-    return float(sigma), float(q), int(accounted)
 
 
 def train_local(
@@ -132,8 +77,8 @@ def train_local(
     device = resolve_device(train_config.device)
     data_seed, noise_seed, dp_seed, dropout_seed = _seeds(seed)
     cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda), warnings.catch_warnings(), _thread_limit(train_config.num_threads):
-        _silence_known_opacus_warnings()
+    with torch.random.fork_rng(devices=cuda), warnings.catch_warnings(), thread_limit(train_config.num_threads):
+        silence_known_opacus_warnings()
         torch.manual_seed(dropout_seed)  # only dropout draws from the (forked) global RNG
         model = build_model(layout, model_config, seed=0)
         set_weights(model, global_weights)
@@ -141,9 +86,9 @@ def train_local(
         model.denoiser.train()
         loader = shuffled_loader(table_dataset(data), train_config.batch_size, torch.Generator().manual_seed(data_seed))
         noise_gen = torch.Generator(device=device).manual_seed(noise_seed)
-        optimizer = _optimizer(model.denoiser.parameters(), train_config)
+        optimizer = make_optimizer(model.denoiser.parameters(), train_config)
         if train_config.proximal_mu > 0:
-            _add_proximal_term(optimizer, model.denoiser, train_config.proximal_mu)
+            add_proximal_term(optimizer, model.denoiser, train_config.proximal_mu)
         criterion = DiffusionLoss(model, reduction="mean")
         module: nn.Module = model.denoiser
         engine = None
@@ -167,7 +112,7 @@ def train_local(
         )
         weights = get_weights(module)
     if engine is not None:
-        sigma, sample_rate, steps = _accounted_spend(engine, dp, steps)
+        sigma, sample_rate, steps = accounted_spend(engine, dp, steps)
     else:
         sigma, sample_rate = None, min(1.0, train_config.batch_size / len(data))
     seconds = time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""What the predictive tasks (risk, survival) share: encoding, network, training, evaluation releases."""

@@ -1,0 +1,1 @@
+"""The risk task: a federated DP classifier of a categorical column."""

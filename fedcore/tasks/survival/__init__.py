@@ -1,0 +1,1 @@
+"""The survival task: a federated DP discrete-time hazard model."""
