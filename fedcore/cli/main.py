@@ -13,6 +13,8 @@ EXAMPLES = """examples:
   python -m fedcore simulate --data actg175 --spokes 3 --out out/sim
   python -m fedcore simulate --data actg175 --family diffusion --rounds 6 --out out/diff
   python -m fedcore simulate --data patients.csv --schema auto --no-dp --out out/nodp
+  python -m fedcore simulate --data actg175 --task risk --target cens --exclude days --out out/risk
+  python -m fedcore simulate --data actg175 --task survival --time days --event cens --out out/surv
   python -m fedcore generate --model out/sim/model --rows 1000 --condition arms=1 --out rows.csv
   python -m fedcore privacy epsilon --noise-multiplier 1.5 --sample-rate 0.04 --steps 2250 --delta 1e-5
   python -m fedcore privacy plan --target-epsilon 3 --rows 600 --batch-size 256 --epochs-per-round 5 --rounds 6 --delta 1e-5
@@ -22,8 +24,17 @@ EXAMPLES = """examples:
 """
 
 
+class ExactParser(argparse.ArgumentParser):
+    """No prefix matching (``allow_abbrev=False``): ``simulate --target cens`` must not be read as
+    ``--target-epsilon cens``. Every command's parser is one (add_subparsers uses the parent's class)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ExactParser(
         prog="python -m fedcore",
         description="Hospitals train one generative model of their patients with differential "
         "privacy; no patient row leaves a hospital.",
