@@ -67,12 +67,17 @@ def load_data(data: str, schema_arg: str | None) -> tuple[str, pd.DataFrame, Sch
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler | None = None) -> dict:
-    """Run the federation, write ``synthetic.csv``, ``report.json``, ``report.html`` and ``model/``."""
+    """Run the federation, write ``synthetic.csv``, ``report.json``, ``report.html`` and ``model/``
+    (a predictive task writes ``report.json`` and ``model/``: ``fedcore.tasks.predictive.experiment``)."""
+    if spec.config.task.predictive:
+        from fedcore.tasks.predictive.experiment import run_predictive_experiment
+
+        return run_predictive_experiment(spec, out_dir, on_event)
     emit = on_event or (lambda _e, _d: None)
     name, frame, schema = load_data(spec.data, spec.schema)
     target = schema.target or schema.names[-1]
     train, holdout = train_holdout_split(frame, spec.holdout_share, spec.config.seed)
-    column = spec.partition_column or _default_partition_column(schema)
+    column = spec.partition_column or default_partition_column(schema)
     parts = partition_dirichlet(train, spec.spokes, column, spec.config.seed, spec.partition_alpha)
     partitions = {f"hospital-{chr(ord('a') + i)}": part for i, part in enumerate(parts)}
     emit("data", {"name": name, "train": len(train), "holdout": len(holdout),
@@ -100,7 +105,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler |
     return report
 
 
-def _default_partition_column(schema: Schema) -> str:
+def default_partition_column(schema: Schema) -> str:
     categorical = [c.name for c in schema.categorical_columns]
     if not categorical:
         raise ValueError("no categorical column to partition by; pass a partition column")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from fedcore.experiment import ExperimentSpec, run_experiment
 from fedcore.families import FAMILY_NAMES
-from fedcore.tasks.registry import task_of
+from fedcore.tasks.registry import TASK_NAMES, task_of
 from fedcore.model.config import SamplingConfig
 from fedcore.run_config import AGGREGATION_STRATEGIES, DEFAULT_FAMILY, PrivacySettings, RunConfig
 
@@ -56,6 +56,17 @@ def register(commands) -> None:
     p.add_argument("--family", choices=FAMILY_NAMES,
                    help=f"model family (default: {DEFAULT_FAMILY}, with or without DP)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    task = p.add_argument_group("task", "what the run trains: synthesis (default), or a predictive task scored "
+                                "on a central holdout against central references")
+    task.add_argument("--task", choices=TASK_NAMES, default="synthesis", help="default %(default)s")
+    task.add_argument("--target", help="risk: the class column (default: the schema's target)")
+    task.add_argument("--exclude", action="append", default=[], metavar="COL[,COL...]",
+                      help="risk, survival: columns that are not features (comma list; may repeat)")
+    task.add_argument("--time", help="survival: time to event or censoring (default: the schema's target)")
+    task.add_argument("--event", help="survival: the event column (its last category = event observed)")
+    task.add_argument("--early-stopping-patience", type=int,
+                      help="risk, survival: stop after this many rounds without a better federated validation "
+                           "metric and publish the best model (default: train every round, publish the last)")
     p.set_defaults(handler=run)
 
 
@@ -63,7 +74,22 @@ TRAINING_FLAGS = {"rounds": "--rounds", "epochs_per_round": "--epochs-per-round"
                   "noise_multiplier": "--noise-multiplier", "sampling_steps": "--sampling-steps"}
 
 
+def task_from_args(args: argparse.Namespace) -> dict:
+    """``task: {name, target, exclude, time, event, ...}`` from the flags; a flag of another task is refused."""
+    exclude = [c.strip() for given in args.exclude for c in given.split(",") if c.strip()]
+    given = {"target": args.target, "exclude": exclude or None, "time": args.time, "event": args.event,
+             "early_stopping_patience": args.early_stopping_patience}
+    given = {key: value for key, value in given.items() if value is not None}
+    if args.task == "synthesis" and given:
+        flags = ", ".join(f"--{key.replace('_', '-')}" for key in given)
+        raise SystemExit(f"simulate: {flags} belong to the predictive tasks; pass --task risk or --task survival")
+    if args.task != "synthesis" and args.family:
+        raise SystemExit(f"simulate: --family names a synthesis model family; task {args.task} trains its own network")
+    return {"name": args.task, **given}
+
+
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
+    task = task_from_args(args)
     privacy = PrivacySettings(
         enabled=not args.no_dp,
         target_epsilon=args.target_epsilon,
@@ -77,10 +103,10 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     given["training"] = {key: value for key, value in given["training"].items() if value is not None}
     config = RunConfig(
         quorum=min(args.quorum, args.spokes), strategy=args.strategy, strategy_params=strategy_params,
-        privacy=privacy, seed=args.seed, model={"family": args.family} if args.family else {},
+        privacy=privacy, seed=args.seed, model={"family": args.family} if args.family else {}, task=task,
         **{key: value for key, value in given.items() if value is not None},
     )
-    if config.family == "marginal":
+    if config.family == "marginal" and not config.task.predictive:
         given = [flag for key, flag in TRAINING_FLAGS.items() if getattr(args, key) is not None]
         if given:
             raise SystemExit(f"simulate: {', '.join(given)} mean nothing to the marginal family (it trains no "
@@ -105,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task("federated rounds", total=rounds, status="loading data")
         on_event = _progress_handler(progress, task, rounds)
         report = run_experiment(spec, args.out, on_event)
-    _print_summary(console, report, args.out)
+    if spec.config.task.predictive:
+        _print_predictive_summary(console, report, args.out)
+    else:
+        _print_summary(console, report, args.out)
     return 0 if report["run"]["status"] != "FAILED" else 1
 
 
@@ -144,6 +173,8 @@ def _progress_handler(progress: Progress, task, rounds: int):
             progress.update(task, status=f"generating {data['rows']} synthetic rows")
         elif event == "evaluate":
             progress.update(task, status="scoring against held-out real rows")
+        elif event == "references":
+            progress.update(task, status="training the central references")
     return on_event
 
 
@@ -162,3 +193,29 @@ def _print_summary(console: Console, report: dict, out: Path) -> None:
     table.add_row("delta", f"{p['delta']:g}")
     console.print(table)
     console.print(f"wrote {out / 'synthetic.csv'}, {out / 'report.json'}, {out / 'report.html'} and {out / 'model'}/")
+
+
+def _print_predictive_summary(console: Console, report: dict, out: Path) -> None:
+    """The federated model's exact holdout scores beside the central references, then its fairness gaps."""
+    measures = ("auc", "accuracy", "f1") if report["task"] == "risk" else ("c_index", "integrated_brier")
+    table = Table(title=f"{report['data']['name']} ({report['task']}): run {report['run']['status']}, "
+                        "scored on the central holdout")
+    table.add_column("model")
+    for measure in measures:
+        table.add_column(measure, justify="right")
+    rows = {"federated": report["metrics"]["final"], **report["baseline"]}
+    for name, scores in rows.items():
+        table.add_row(name, *(_number(scores.get(m)) for m in measures))
+    console.print(table)
+    for attribute, gaps in report["fairness"].items():
+        if attribute != "hospital_spread" and gaps:
+            console.print(f"fairness {attribute} (noisy federated counts): demographic parity difference "
+                          f"{_number(gaps.get('demographic_parity_difference'))}, equalized odds difference "
+                          f"{_number(gaps.get('equalized_odds_difference'))}")
+    eps = ", ".join(f"{k} {v:.2f}" for k, v in report["privacy"]["epsilon"].items())
+    console.print(f"epsilon per hospital: {eps or 'no DP'}")
+    console.print(f"wrote {out / 'report.json'} and {out / 'model'}/")
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

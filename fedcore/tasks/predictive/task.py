@@ -77,16 +77,16 @@ class PredictiveTask(ModelFamily):
 
     def build_setup(self, config, schema, merged_stats):
         encoder = PredictiveEncoder.build(config.task, schema, merged_stats, config.numeric_transform)
-        return encoder.to_dict(), self._initial_weights(encoder, config)
+        return encoder.to_dict(), self.initial_weights(encoder, config)
 
-    def _initial_weights(self, encoder: PredictiveEncoder, config) -> Tensors:
+    def initial_weights(self, encoder: PredictiveEncoder, config) -> Tensors:
         from fedcore.tasks.predictive.network import initial_network_weights
 
         task = config.task
         return initial_network_weights(encoder.input_dim, task.hidden_dim, task.blocks, encoder.labels.outputs,
                                        config.seed)
 
-    def _network(self, encoder: PredictiveEncoder, description_or_config):
+    def network(self, encoder: PredictiveEncoder, description_or_config):
         from fedcore.tasks.predictive.network import build_network
 
         settings = _network_settings(description_or_config)
@@ -100,7 +100,7 @@ class PredictiveTask(ModelFamily):
         payload: Tensors = {}
         if plan.evaluates(config, spoke_round.round):
             frame = encoder.labelled(spoke_round.frame.iloc[validation_rows])
-            network = self._network(encoder, config)
+            network = self.network(encoder, config)
             from fedcore.tasks.predictive.training import predict_outputs
 
             outputs = predict_outputs(network, spoke_round.previous, encoder.features(frame))
@@ -131,7 +131,7 @@ class PredictiveTask(ModelFamily):
                 raise ValueError("the plan charges no DP-SGD record for this training round; refusing it")
             dp = DPConfig(noise_multiplier=schedule.noise_multiplier, max_grad_norm=schedule.max_grad_norm)
         train_config = replace(config.train_config(), batch_size=schedule.batch_size)
-        result = train_predictor(self._network(encoder, config), spoke_round.previous, encoder.features(frame),
+        result = train_predictor(self.network(encoder, config), spoke_round.previous, encoder.features(frame),
                                  self.targets(encoder, frame), self.criterion("mean"), train_config, dp,
                                  spoke_round.seed)
         if dp is not None and (result.noise_multiplier, result.sample_rate, result.steps) != (
@@ -236,7 +236,7 @@ class PredictiveTask(ModelFamily):
         from fedcore.tasks.predictive.training import predict_outputs
 
         coder = PredictiveEncoder.from_dict(encoder)
-        outputs = predict_outputs(self._network(coder, description), model, coder.features(frame))
+        outputs = predict_outputs(self.network(coder, description), model, coder.features(frame))
         return self.predictions(coder, outputs, times)
 
 
