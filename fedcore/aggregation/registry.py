@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fedcore.aggregation.aggregator import Aggregator
+from fedcore.aggregation.fairfed import FairFed
 from fedcore.aggregation.fedavg import StreamingFedAvg
 from fedcore.aggregation.strategy_params import STRATEGY_PARAMS, validate_strategy_params
 
@@ -15,7 +16,8 @@ AGGREGATOR_NAMES: tuple[str, ...] = tuple(STRATEGY_PARAMS)
 
 
 def make_aggregator(name: str, **params: Any) -> Aggregator:
-    """``"fedavg"`` is the streaming, O(model)-memory FedAvg; the others wrap Flower's
+    """``"fedavg"`` is the streaming, O(model)-memory FedAvg; ``"fairfed"`` is ``FairFed``
+    (``beta``, ``max_weight_ratio``); the others wrap Flower's
     strategy of that name with ``params`` (typed by ``validate_strategy_params``) as its
     options (e.g. ``proximal_mu``, ``eta``, ``beta``, ``num_malicious_clients``)."""
     if name not in AGGREGATOR_NAMES:
@@ -23,6 +25,8 @@ def make_aggregator(name: str, **params: Any) -> Aggregator:
     options = validate_strategy_params(name, params)
     if name == "fedavg":
         return StreamingFedAvg()
+    if name == "fairfed":
+        return FairFed(**options)
     # Imported here: Flower is a heavier import that FedAvg-only hubs do not need.
     from fedcore.aggregation.flower_strategies import FlowerStrategyAggregator
 

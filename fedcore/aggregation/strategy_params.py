@@ -5,7 +5,7 @@ privacy is spent, so a bad value is refused at POST /runs, InitRun, ``simulate``
 rather than at the first aggregation. Only what the hub's aggregation uses is accepted: the
 client learning rate of FedOpt (Flower's ``eta_l``) is the run's ``training.learning_rate``, and
 Flower's client-sampling options mean nothing here (every admitted hospital takes part).
-Parameters left out take Flower's own defaults.
+Parameters left out take Flower's own defaults (FairFed, not a Flower strategy, has its own).
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ class KrumParams(_Params):
     num_clients_to_keep: Annotated[int, Field(ge=0, le=1000)] | None = None  # >0: multi-Krum's average
 
 
+class FairFedParams(_Params):
+    """FairFed (Ezzeldin et al. 2023), fedcore's own implementation; the defaults are fedcore's."""
+
+    beta: Annotated[_Float, Field(gt=0, le=10)] = 1.0  # fairness budget: weight moved per unit of gap deviation
+    max_weight_ratio: Annotated[_Float, Field(ge=1, le=100)] = 2.0  # a weight stays <= this x the row share
+
+
 STRATEGY_PARAMS: dict[str, type[_Params]] = {
     "fedavg": FedAvgParams,
     "fedprox": FedProxParams,
@@ -64,11 +71,13 @@ STRATEGY_PARAMS: dict[str, type[_Params]] = {
     "fedtrimmedavg": FedTrimmedAvgParams,
     "fedmedian": FedAvgParams,
     "krum": KrumParams,
+    "fairfed": FairFedParams,
 }
 
 
 def validate_strategy_params(strategy: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` typed for ``strategy`` (Krum's ``1.0`` becomes ``1``); only the ones given.
+    """``params`` typed for ``strategy`` (Krum's ``1.0`` becomes ``1``); only the ones given, plus
+    the defaults a model sets itself (FairFed's), so a stored run config keeps the values it ran with.
 
     Raises ``ValueError`` naming the strategy and the parameter for an unknown strategy, an
     unknown parameter or a value out of bounds.
