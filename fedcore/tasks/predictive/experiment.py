@@ -47,13 +47,7 @@ def run_predictive_experiment(spec, out_dir: Path, on_event: EventHandler | None
         raise RuntimeError(f"the run ended {federation.status} without publishing a model: "
                            f"{federation.run.get('error', 'see the audit log')}")
     emit("evaluate", {})
-    encoder = PredictiveEncoder.from_dict(read_encoder(federation.services.blobs, spec.run_id))
-    from fedcore.tasks.predictive.training import predict_outputs
-
-    scored = encoder.labelled(holdout)
-    outputs = predict_outputs(task.network(encoder, config), open_published_model(federation.services, record),
-                              encoder.features(scored))
-    final = score_outputs(task, encoder, outputs, encoder.labelled(train), scored)
+    encoder, scored, outputs, final = score_published(federation.services, record, config, train, holdout)
     emit("references", {})
     baseline = central_references(task, encoder, config, train, holdout, config.seed)
     fairness = dict(record.get("fairness") or {})
@@ -65,7 +59,7 @@ def run_predictive_experiment(spec, out_dir: Path, on_event: EventHandler | None
         "run": {"status": federation.status, "run_id": spec.run_id, "model_version": record["version"],
                 "published_round": record["round"], "rounds_completed": len(federation.rounds),
                 "message": federation.run.get("error", "")},
-        "metrics": {"rounds": [_round_entry(m) for m in federation.rounds], "final": final,
+        "metrics": {"rounds": [round_entry(m) for m in federation.rounds], "final": final,
                     "federated_validation": record.get("metrics")},
         "baseline": baseline,
         "fairness": fairness,
@@ -85,7 +79,19 @@ def run_predictive_experiment(spec, out_dir: Path, on_event: EventHandler | None
     return report
 
 
-def _round_entry(metrics: dict) -> dict:
+def score_published(services, record: dict, config, train: pd.DataFrame, holdout: pd.DataFrame):
+    """(encoder, labelled holdout rows, network outputs, exact scores) of a published predictive version."""
+    from fedcore.tasks.predictive.training import predict_outputs
+
+    task = task_of(config)
+    encoder = PredictiveEncoder.from_dict(read_encoder(services.blobs, record["run_id"]))
+    scored = encoder.labelled(holdout)
+    outputs = predict_outputs(task.network(encoder, config), open_published_model(services, record),
+                              encoder.features(scored))
+    return encoder, scored, outputs, score_outputs(task, encoder, outputs, encoder.labelled(train), scored)
+
+
+def round_entry(metrics: dict) -> dict:
     keep = ("round", "kind", "loss", "spokes", "rejected", "failed", "epsilon", "validation", "stopped_early",
             "aggregation_weights")
     return {k: metrics.get(k) for k in keep if k in metrics or k in ("round", "kind", "loss")}
