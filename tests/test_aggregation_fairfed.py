@@ -254,7 +254,8 @@ def test_params_are_validated_through_the_registry():
     assert (default.beta, default.max_weight_ratio) == (FairFedParams().beta, FairFedParams().max_weight_ratio)
     assert (default.beta, default.max_weight_ratio) == (1.0, 2.0)
     assert (tuned.beta, tuned.max_weight_ratio) == (0.5, 3.0)
-    assert validate_strategy_params("fairfed", {}) == {"beta": 1.0, "max_weight_ratio": 2.0}
+    assert validate_strategy_params("fairfed", {}) == {}  # only the ones given: FairFed's defaults apply
+    assert validate_strategy_params("fairfed", {"beta": 2}) == {"beta": 2.0}
     with pytest.raises(ValueError, match="beta"):
         validate_strategy_params("fairfed", {"beta": 0})
     with pytest.raises(ValueError, match="beta"):

@@ -76,8 +76,8 @@ STRATEGY_PARAMS: dict[str, type[_Params]] = {
 
 
 def validate_strategy_params(strategy: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` typed for ``strategy`` (Krum's ``1.0`` becomes ``1``); only the ones given, plus
-    the defaults a model sets itself (FairFed's), so a stored run config keeps the values it ran with.
+    """``params`` typed for ``strategy`` (Krum's ``1.0`` becomes ``1``); only the ones given (a
+    default, e.g. FairFed's ``beta``, is the aggregator's own and is left out, as Flower's are).
 
     Raises ``ValueError`` naming the strategy and the parameter for an unknown strategy, an
     unknown parameter or a value out of bounds.
@@ -92,7 +92,7 @@ def validate_strategy_params(strategy: str, params: Mapping[str, Any]) -> dict[s
     except ValidationError as exc:
         problems = "; ".join(_describe(strategy, model, e) for e in exc.errors())
         raise ValueError(f"invalid strategy_params for {strategy}: {problems}") from None
-    return typed.model_dump(exclude_none=True)
+    return typed.model_dump(exclude_none=True, exclude_unset=True)
 
 
 def _describe(strategy: str, model: type[_Params], error: Any) -> str:
