@@ -52,7 +52,9 @@ def test_krum_parameters_arrive_typed_and_every_registry_strategy_can_be_chosen(
                                                   "strategy_params": {"num_malicious_clients": 1}})
     others = {name: gateway("POST", "/runs", ADMIN, body={"run_id": f"s-{name}", "strategy": name,
                                                          **({"strategy_params": {"proximal_mu": 0.01}}
-                                                            if name == "fedprox" else {})})
+                                                            if name == "fedprox" else {}),
+                                                         # fairfed weighs fairness gaps: predictive tasks only
+                                                         **({"task": {"name": "risk"}} if name == "fairfed" else {})})
               for name in AGGREGATOR_NAMES}
 
     # Assert

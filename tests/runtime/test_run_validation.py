@@ -66,5 +66,6 @@ def test_the_registry_is_the_one_list_of_strategies_and_each_builds_its_aggregat
     assert {"fedyogi", "fedadagrad"} <= set(AGGREGATION_STRATEGIES)
     for name in AGGREGATOR_NAMES:
         params = {"proximal_mu": 0.01} if name == "fedprox" else {}
-        config = RunConfig(strategy=name, strategy_params=params)
+        task = {"name": "risk"} if name == "fairfed" else {}  # fairfed weighs fairness gaps: predictive tasks only
+        config = RunConfig(strategy=name, strategy_params=params, **({"task": task} if task else {}))
         assert make_aggregator(config.strategy, **config.strategy_params) is not None

@@ -114,7 +114,7 @@ def _run_config(body: RunStartRequest, defaults: DeploymentDefaults) -> RunConfi
     """The request over the deployment's defaults (applied as InitRun applies them), validated as InitRun will."""
     training = {"epochs": body.epochs_per_round, "batch_size": body.batch_size}
     fields = {"rounds": body.rounds, "quorum": body.quorum, "strategy": body.strategy,
-              "strategy_params": body.strategy_params, "model": body.model,
+              "strategy_params": body.strategy_params, "model": body.model, "task": body.task,
               "training": {k: v for k, v in training.items() if v is not None} or None}
     config = {k: v for k, v in fields.items() if v is not None}
     config["privacy"] = {"target_epsilon": body.target_epsilon} if body.target_epsilon else {}

@@ -12,6 +12,7 @@ from fedcore.run_config import (
     TrainingSettings,
 )
 from fedcore.schema import Schema
+from fedcore.tasks.settings import TaskSettings
 from functions.api_app.schemas.common import ID_PATTERN, RequestBody
 
 
@@ -26,6 +27,9 @@ def _model_object(value: Any) -> dict[str, Any]:
 # Documented as its variants (anyOf, not a discriminated oneOf: ``family`` may be left out).
 ModelObject = Annotated[dict[str, Any], PlainValidator(
     _model_object, json_schema_input_type=DiffusionModelSettings | MarginalModelSettings | HybridModelSettings)]
+
+
+TaskObject = Annotated[dict[str, Any], PlainValidator(_model_object, json_schema_input_type=TaskSettings)]
 
 
 class RunStartRequest(RequestBody):
@@ -51,6 +55,10 @@ class RunStartRequest(RequestBody):
         f"and {{\"pretrain\": {{...}}}}. Without family: {DEFAULT_FAMILY} (runs started here use DP)"))
     table_schema: Literal[BUILTIN_SCHEMAS] | Schema = Field(  # type: ignore[valid-type]
         "healthcare", alias="schema", description="a built-in schema name or a schema object")
+    task: TaskObject | None = Field(None, description=(
+        "what the run trains: {\"name\": \"synthesis\"} (default), {\"name\": \"risk\", \"target\": \"cens\", "
+        "\"exclude\": [\"days\"]} or {\"name\": \"survival\", \"time\": \"days\", \"event\": \"cens\"}, with the "
+        "predictive tasks' settings (evaluation, early_stopping_patience, hidden_dim, ...)"))
 
 
 class RunStarted(BaseModel):
@@ -91,6 +99,11 @@ class RoundMetrics(BaseModel):
     aggregate_seconds: float | None = None
     round_seconds: float | None = None
     epsilon: dict[str, float] = Field(default_factory=dict, description="per hospital, after this round")
+    kind: str | None = Field(None, description="what the round released: train, evaluate, select, measure")
+    validation: dict[str, Any] | None = Field(None, description=(
+        "predictive tasks: the federated validation metrics of the model received this round (model_round), "
+        "summed from every hospital's noisy counts: never an exact per-hospital number"))
+    stopped_early: bool | None = None
 
 
 class RunDetail(RunSummary):
