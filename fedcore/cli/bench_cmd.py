@@ -36,10 +36,60 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     p.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke test")
     p.set_defaults(handler=run)
-    targets = p.add_subparsers(dest="bench_target", metavar="[quality|imports|aggregate]")
+    targets = p.add_subparsers(dest="bench_target", metavar="[quality|imports|aggregate|tasks]")
     _register_quality(targets)
+    _register_tasks(targets)
     _register_imports(targets)
     _register_aggregate(targets)
+
+
+def _register_tasks(targets) -> None:
+    t = targets.add_parser(
+        "tasks", help="risk and survival on ACTG 175 (3 hospitals): federated vs central references, fairness",
+        description="Full simulate runs of the predictive tasks at each epsilon: risk (cens without days) with "
+        "FedAvg and FairFed, AUC and fairness gaps; survival (days, cens), C-index and integrated Brier score; "
+        "each beside central references (same model with and without DP, logistic regression or Cox PH).")
+    t.add_argument("--epsilons", default="3,none", help="comma list; none = no DP (default %(default)s)")
+    t.add_argument("--rounds", type=int, default=4, help="training rounds (default %(default)s)")
+    t.add_argument("--epochs", type=int, default=2, help="local epochs per round (default %(default)s)")
+    t.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
+    t.set_defaults(handler=run_tasks)
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from fedcore.tasks.predictive.bench import run_task_bench
+
+    epsilons = [None if e.strip() == "none" else float(e) for e in args.epsilons.split(",")]
+    console = Console(stderr=True)
+    rows = run_task_bench(epsilons, args.rounds, args.epochs,
+                          on_case=lambda row: console.print(f"done: {row['case']} epsilon {row['epsilon']}"))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    table = Table(title="bench tasks: ACTG 175, 3 hospitals, exact scores on the central holdout")
+    for column in ("case", "epsilon", "federated", "central same", "central DP same", "central classic",
+                   "DP diff (holdout)", "EO diff (holdout)"):
+        table.add_column(column)
+    for row in rows:
+        refs = row["references"]
+        classic = refs.get("central_sklearn") or refs.get("central_coxph")
+        gaps = row.get("fairness_holdout", {}).get("gender", {})
+        table.add_row(row["case"], "none" if row["epsilon"] is None else f"{row['epsilon']:g}",
+                      _scores(row["federated"]), _scores(refs.get("central_same_model")),
+                      _scores(refs.get("central_dp_same_model")), _scores(classic),
+                      _scores({"gender": gaps.get("demographic_parity_difference")}),
+                      _scores({"gender": gaps.get("equalized_odds_difference")}))
+    Console().print(table)
+    return 0
+
+
+def _scores(values: dict | None) -> str:
+    if not values:
+        return "-"
+    return " ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in values.items())
 
 
 def _register_imports(targets) -> None:
