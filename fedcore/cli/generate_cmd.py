@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fedcore.runtime.generate import serving_task
 from fedcore.runtime.model_directory import generate_from_directory, load_model_directory
 from fedcore.schema import CategoricalColumn, Schema
 
@@ -60,12 +61,13 @@ def _generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--rows must be between 1 and {MAX_ROWS:,}, got {args.rows}")
     console = Console(stderr=True)
     model = load_model_directory(args.model)
+    serving_task(model.card["version"], "generate")  # a risk or survival model predicts (``fedcore predict``)
     conditions = parse_conditions(args.condition, model.schema)
-    with console.status(f"generating {args.rows:,} rows from {model.family} model {model.card['version']['version']}"):
+    with console.status(f"generating {args.rows:,} rows from {model.kind} model {model.card['version']['version']}"):
         frame = generate_from_directory(model, args.rows, args.seed, conditions)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     epsilon = model.card["privacy"]["max_epsilon"]
     privacy = "no DP" if epsilon is None else f"epsilon <= {epsilon:.3g} per hospital"
-    console.print(f"wrote {args.out}: {len(frame):,} rows x {frame.shape[1]} columns ({model.family}, {privacy})")
+    console.print(f"wrote {args.out}: {len(frame):,} rows x {frame.shape[1]} columns ({model.kind}, {privacy})")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from fedcore.cli import audit_cmd, bench_cmd, demo_cmd, generate_cmd, privacy_cmd, schema_cmd, simulate_cmd
+from fedcore.cli import audit_cmd, bench_cmd, demo_cmd, generate_cmd, predict_cmd, privacy_cmd, schema_cmd, simulate_cmd
 
 EXAMPLES = """examples:
   python -m fedcore demo --out out/demo
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate_cmd.register(commands)
     generate_cmd.register(commands)
+    predict_cmd.register(commands)
     privacy_cmd.register(commands)
     schema_cmd.register(commands)
     bench_cmd.register(commands)
