@@ -9,7 +9,9 @@ from functions.api_app.auth import Authorizer, AuthMiddleware, cognito_event_cla
 from functions.api_app.body_limit import BodySizeLimitMiddleware
 from functions.api_app.context import ApiContext
 from functions.api_app.errors import install_error_handlers
-from functions.api_app.routers import audit_log, clients_metrics, health, model_versions, privacy_budget, runs
+from functions.api_app.routers import (
+    audit_log, clients_metrics, health, model_card, model_versions, prediction, privacy_budget, runs,
+)
 from functions.api_app.routers.generation import generation_router
 from functions.api_app.run_launcher import RunLauncher
 from functions.api_app.schemas.common import error_responses
@@ -36,8 +38,8 @@ def create_app(services: HubServices, settings: ApiSettings, sfn_client=None,
     install_error_handlers(app)
     app.include_router(health.router, responses=error_responses(413, 422))
     protected = error_responses(400, 401, 403, 413, 422)
-    for router in (generation_router(settings), model_versions.router, runs.router, privacy_budget.router,
-                   audit_log.router, clients_metrics.router):
+    for router in (generation_router(settings), prediction.router, model_versions.router, model_card.router,
+                   runs.router, privacy_budget.router, audit_log.router, clients_metrics.router):
         app.include_router(router, responses=protected)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, authorizer=authorizer)  # added last: runs first, so 401 precedes all else

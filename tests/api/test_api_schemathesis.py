@@ -79,17 +79,21 @@ def _operations() -> list[tuple[str, bool]]:
 
 
 AIMED = {"GET /runs/{run_id}", "POST /runs/{run_id}/stop", "POST /privacy-budget/set-limit",
-         "POST /privacy-budget/reset"}  # random ids rarely exist: one more valid pass with real ones
+         "POST /privacy-budget/reset", "GET /models/{version}",
+         "GET /models/{version}/download"}  # random ids rarely exist: one more valid pass with real ones
 
 
 def _aim(case, sfn_client, state_machine_arn) -> None:
-    """Point a generated valid case at an existing run, a running execution or a known hospital."""
+    """Point a generated valid case at an existing run, a running execution, a published version or a known
+    hospital."""
     if "run_id" in (case.path_parameters or {}):
         run_id = RUN_ID
         if case.method.upper() == "POST":  # stop: each case gets its own running execution
             run_id = f"fuzz-{uuid.uuid4().hex[:12]}"
             sfn_client.start_execution(stateMachineArn=state_machine_arn, name=run_id, input="{}")
         case.path_parameters["run_id"] = run_id
+    if "version" in (case.path_parameters or {}):
+        case.path_parameters["version"] = f"{RUN_ID}-r0001"
     if isinstance(case.body, dict) and "spoke" in case.body:
         case.body["spoke"] = "s1"
 

@@ -13,7 +13,9 @@ from pydantic import Field, create_model
 
 from fedcore.model.config import SamplingConfig
 from fedcore.runtime import layout
-from fedcore.runtime.generate import NoPublishedModelError, find_model_version, generate_from_version
+from fedcore.runtime.generate import (
+    ModelKindError, NoPublishedModelError, find_model_version, generate_from_version, serving_task,
+)
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import read_schema
 from functions.api_app.auth import Caller, require_researcher
@@ -60,9 +62,16 @@ def _model_version(services: HubServices, version: str | None) -> dict:
     if not services.runs.list_model_versions():
         raise ApiError(409, "no_published_model", "no model has been published yet; finish a training run first")
     try:
-        return find_model_version(services, version)
-    except NoPublishedModelError:
+        record = find_model_version(services, version, serves="generate")
+    except NoPublishedModelError as exc:
+        if version is None:  # only predictive models are published so far
+            raise ApiError(409, "no_published_model", str(exc)) from None
         raise ApiError(404, "model_version_not_found", f"no published model version {version!r}") from None
+    try:
+        serving_task(record, "generate")
+    except ModelKindError as exc:
+        raise ApiError(422, "model_does_not_generate", f"{exc}; use POST /predict") from None
+    return record
 
 
 def _check_against_model(services: HubServices, record: dict, body: GenerateRequest) -> None:
