@@ -118,7 +118,8 @@ def predict_from_version(services: HubServices, record: dict, frame: pd.DataFram
     task = serving_task(record, "predict")
     encoder, schema = read_encoder(services.blobs, record["run_id"]), read_schema(services.blobs, record["run_id"])
     rows, times = conform_rows(frame, schema, encoder), check_times(encoder, times)  # checked before the model opens
-    return task.predict(encoder, open_published_model(services, record), record, schema, rows, times)
+    return _distinct_columns(task.predict(encoder, open_published_model(services, record), record, schema, rows,
+                                          times), times)
 
 
 def predict_from_directory(model: ModelDirectory, frame: pd.DataFrame,
@@ -127,7 +128,16 @@ def predict_from_directory(model: ModelDirectory, frame: pd.DataFrame,
     record = model.card["version"]
     task = serving_task(record, "predict")
     rows, times = conform_rows(frame, model.schema, model.encoder), check_times(model.encoder, times)
-    return task.predict(model.encoder, model.tensors, record, model.schema, rows, times)
+    return _distinct_columns(task.predict(model.encoder, model.tensors, record, model.schema, rows, times), times)
+
+
+def _distinct_columns(predictions: pd.DataFrame, times: list[float] | None) -> pd.DataFrame:
+    """Survival columns are named by time to 6 significant digits: two times that close share one name (and the
+    task's frame keeps only one of them), so a column per time asked for is checked here."""
+    if times and predictions.shape[1] != len(times):
+        raise PredictionTimesError("times closer than 6 significant digits name the same column s_<time>; "
+                                   "give times further apart")
+    return predictions
 
 
 def _blank_as_missing(values: pd.Series) -> pd.Series:

@@ -190,6 +190,8 @@ def test_survival_falls_with_time_on_the_models_grid_and_at_given_times(publishe
     grid = predict_from_version(services, record, patients)
     cuts = load_model_directory(directory).encoder["labels"]["cuts"]
     assert len(grid.columns) == len(cuts) and grid.columns[-1] == "s_1300"
+    with pytest.raises(PredictionTimesError, match="same column"):
+        predict_from_version(services, record, patients, [100.0000001, 100.0000002])
     at = predict_from_version(services, record, patients, [50, 400, 900])
     assert list(at.columns) == ["s_50", "s_400", "s_900"]
     for frame in (grid, at):
