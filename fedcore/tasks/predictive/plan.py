@@ -15,8 +15,7 @@ import math
 import numpy as np
 
 from fedcore.families.base import SpokePlan
-from fedcore.federation.privacy_plan import batch_schedule, plan_spoke, setup_record
-from fedcore.federation.privacy_plan import SpokePrivacyPlan
+from fedcore.federation.privacy_plan import SpokePrivacyPlan, batch_schedule, plan_spoke, setup_record
 from fedcore.privacy.accountant import StepRecord
 from fedcore.privacy.planner import plan_noise_multiplier
 

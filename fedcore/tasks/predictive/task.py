@@ -35,6 +35,7 @@ class PredictiveTask(ModelFamily):
 
     serves = "predict"
     primary_metric: ClassVar[str]  # the validation metric early stopping and model selection read (higher = better)
+    fairness_measure: ClassVar[str]  # the per-attribute gap FairFed compares (e.g. equalized_odds_difference)
 
     # -- what a subclass defines -----------------------------------------------------------------
     def criterion(self, reduction: str):
@@ -59,7 +60,13 @@ class PredictiveTask(ModelFamily):
         raise NotImplementedError
 
     def fairness_gap(self, validation: dict, local: dict) -> float | None:
-        """FairFed's |F_global - F_k| from the global and one hospital's validation metrics."""
+        """FairFed's |F_global - F_k| on the first sensitive attribute's ``fairness_measure``, from the global
+        and one hospital's validation metrics (both read off noisy counts); None when either is undefined."""
+        for name, report in (validation.get("fairness") or {}).items():
+            mine = (local.get("fairness") or {}).get(name, {}).get(self.fairness_measure)
+            if report.get(self.fairness_measure) is None or mine is None:
+                return None
+            return abs(report[self.fairness_measure] - mine)
         return None
 
     # -- the round plan ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:  # (N, K) -> (N, K)
 
 class RiskTask(PredictiveTask):
     name = "risk"
+    fairness_measure = "equalized_odds_difference"
     primary_metric = "auc"
 
     def criterion(self, reduction: str):
@@ -69,15 +70,6 @@ class RiskTask(PredictiveTask):
             "fairness": {name: fairness_from_group_confusion(counts[f"group_confusion/{name}"], positive, names[name])
                          for name in encoder.sensitive},
         }
-
-    def fairness_gap(self, validation: dict, local: dict) -> float | None:
-        """FairFed's gap on the first sensitive attribute's equalized odds difference."""
-        for name, report in (validation.get("fairness") or {}).items():
-            mine = (local.get("fairness") or {}).get(name, {}).get("equalized_odds_difference")
-            if report.get("equalized_odds_difference") is not None and mine is not None:
-                return abs(report["equalized_odds_difference"] - mine)
-            return None
-        return None
 
     def predictions(self, encoder, outputs, times=None) -> pd.DataFrame:
         if times:

@@ -42,6 +42,7 @@ def risk_scores(encoder: PredictiveEncoder, curves: np.ndarray) -> np.ndarray:
 
 class SurvivalTask(PredictiveTask):
     name = "survival"
+    fairness_measure = "c_index_difference"
     primary_metric = "c_index"
 
     def criterion(self, reduction: str):
@@ -87,14 +88,6 @@ class SurvivalTask(PredictiveTask):
             }
         return {"c_index": c_index_from_pairs(counts["pairs"]),
                 "pairs": float(np.clip(counts["pairs"], 0, None).sum()), "fairness": fairness}
-
-    def fairness_gap(self, validation: dict, local: dict) -> float | None:
-        for name, report in (validation.get("fairness") or {}).items():
-            mine = (local.get("fairness") or {}).get(name, {}).get("c_index_difference")
-            if report.get("c_index_difference") is not None and mine is not None:
-                return abs(report["c_index_difference"] - mine)
-            return None
-        return None
 
     def predictions(self, encoder, outputs, times=None) -> pd.DataFrame:
         grid = list(times) if times else list(encoder.labels.cuts)
