@@ -110,20 +110,25 @@ def test_each_image_installs_its_extras_and_filters_no_list(dockerfile):
     assert text.index("pip install torch==2.13.0") < text.index("pip install '")
 
 
-# Which code each extra must be enough for, as module-name prefixes. The family registry imports every
-# family by name (importlib), so the families count wherever a step runs one.
-FAMILIES = ("fedcore.families",)
+# Which code each extra must be enough for, as module-name prefixes. The family and task registries
+# import every family and task by name (importlib), so they count wherever a step runs one.
+FAMILIES = ("fedcore.families", "fedcore.tasks")
+# the predictive tasks' central references, holdout scoring and reports: the CLI's (sandbox extra:
+# lifelines, scikit-survival, fairlearn, matplotlib), never a deployed step's
+PREDICTIVE_REPORTS = ("fedcore.tasks.predictive.scoring", "fedcore.tasks.predictive.central",
+                      "fedcore.tasks.predictive.experiment", "fedcore.tasks.predictive.bench")
 ABOVE_CORE = ("fedcore.cli", "fedcore.__main__",  # sandbox extra
               "fedcore.evaluation", "fedcore.experiment",  # the CLI's reports and benchmarks
               "fedcore.bench", "fedcore.bench_imports", "fedcore.bench_quality",
               "fedcore.model", "fedcore.training", "fedcore.synthesize",  # torch: trainer extra
               "fedcore.families.diffusion", "fedcore.families.hybrid",
+              "fedcore.tasks.predictive", "fedcore.tasks.risk", "fedcore.tasks.survival",  # DP-SGD: torch
               "fedcore.aws")  # boto3: trainer extra
 CODE = {
     "core": (("fedcore",), ABOVE_CORE),
-    "trainer": (("containers.trainer", *FAMILIES), ()),
-    "hub": (("functions", *FAMILIES), ("functions.api", "functions.api_app")),
-    "api": (("functions.api", *FAMILIES), ()),
+    "trainer": (("containers.trainer", *FAMILIES), PREDICTIVE_REPORTS),
+    "hub": (("functions", *FAMILIES), ("functions.api", "functions.api_app", *PREDICTIVE_REPORTS)),
+    "api": (("functions.api", *FAMILIES), PREDICTIVE_REPORTS),
     "sandbox": (("sandbox", "fedcore", "functions", "containers", "cdk"), ()),  # it synthesizes the CDK app
     "cdk": (("cdk",), ()),
     "dev": (("sandbox", "fedcore", "functions", "containers", "cdk", "tests"), ()),
