@@ -69,6 +69,10 @@ def load_data(data: str, schema_arg: str | None) -> tuple[str, pd.DataFrame, Sch
 def run_experiment(spec: ExperimentSpec, out_dir: Path, on_event: EventHandler | None = None) -> dict:
     """Run the federation, write ``synthetic.csv``, ``report.json``, ``report.html`` and ``model/``
     (a predictive task writes ``report.json`` and ``model/``: ``fedcore.tasks.predictive.experiment``)."""
+    if spec.config.task.name == "image":
+        from fedcore.tasks.image.experiment import run_image_experiment
+
+        return run_image_experiment(spec, out_dir, on_event)
     if spec.config.task.predictive:
         from fedcore.tasks.predictive.experiment import run_predictive_experiment
 

@@ -81,6 +81,9 @@ class TrainingSettings(BaseModel):
     learning_rate: float = Field(TrainConfig.learning_rate, gt=0, le=10, allow_inf_nan=False)  # AdamW step size
 
 
+IMAGE_TRAINING_DEFAULTS = {"batch_size": 64, "epochs": 1, "learning_rate": 1e-3}
+
+
 class _ModelSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -241,6 +244,11 @@ class RunConfig(BaseModel):
         if name not in (None, "synthesis") and isinstance(model, dict) and set(model) - {"family"}:
             raise ValueError(f"model settings belong to the synthesis task's model families; task {name!r} "
                              "takes its network's settings under task (hidden_dim, blocks)")
+        training = data.get("training")
+        if name == "image" and (training is None or isinstance(training, dict)):
+            # ResNet-18 from scratch: the tabular defaults' AdamW step (1e-2) diverges and a 256-image batch of
+            # per-sample gradients (Opacus) needs about 11 GB; the run's own training settings still win
+            data = data | {"training": IMAGE_TRAINING_DEFAULTS | (training or {})}
         return data
 
     @model_validator(mode="after")

@@ -26,6 +26,22 @@ from fedcore.table import TableError
 logger = logging.getLogger("trainer")
 
 
+MAX_DATA_OBJECTS = 200_000  # under one prefix (an image folder); more is refused rather than read for hours
+
+
+def read_data_objects(data_blobs: BlobStore, data_key: str) -> bytes | dict[str, bytes]:
+    """The hospital's data: one object's bytes, or, for a key ending in '/', every object under that prefix
+    by its name relative to it (an image folder ``class_name/*.png`` or ``.npz`` shards)."""
+    if not data_key.endswith("/"):
+        return data_blobs.get(data_key)
+    keys = data_blobs.list_keys(data_key)
+    if not keys:
+        raise BlobNotFoundError(f"no objects under the data prefix {data_key!r}")
+    if len(keys) > MAX_DATA_OBJECTS:
+        raise BadSpokeDataError(f"{len(keys)} objects under {data_key!r}; at most {MAX_DATA_OBJECTS} are read")
+    return {key[len(data_key):]: data_blobs.get(key) for key in sorted(keys) if not key.endswith("/")}
+
+
 def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: BlobStore, data_blobs: BlobStore,
             keys: KeyProvider, ledger_store: LedgerStore) -> int:
     """Load the hospital's policy, read its table, make its release; the exit status says how it ended."""
@@ -39,7 +55,7 @@ def run_job(settings: JobSettings, *, policies: SpokePolicySource, hub_blobs: Bl
     # policy owns that delta, so the ledger restates its account with it (also after the hospital changes it).
     ledger = PrivacyLedger(ledger_store, delta=policy.max_delta, settings_owner=True)
     try:
-        data = data_blobs.get(settings.data_key)
+        data = read_data_objects(data_blobs, settings.data_key)
         result = make_release(ReleaseSettings(run_id=settings.run_id, round=round_, spoke_id=spoke, mode=settings.mode,
                                               config_sha256=settings.config_sha256),
                               hub_blobs, data, keys, ledger, policy)

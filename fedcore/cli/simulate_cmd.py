@@ -26,7 +26,8 @@ def register(commands) -> None:
         "train with DP-SGD and federated averaging), generate synthetic rows and score them on held-out "
         "real rows. Writes synthetic.csv, report.json, report.html and model/ (for `generate`) to --out.",
     )
-    p.add_argument("--data", default="actg175", help="built-in data set (actg175) or a CSV path")
+    p.add_argument("--data", help="built-in data set (actg175, the default), a CSV path; for --task image "
+                                  "images:builtin (the default) or images:DIR (one folder or .npz per hospital)")
     p.add_argument("--schema", help="schema file (YAML/JSON), 'auto' to infer, or a built-in schema name")
     p.add_argument("--spokes", type=int, default=ExperimentSpec.spokes, help="simulated hospitals (default %(default)s)")
     defaults, privacy = RunConfig(), PrivacySettings()
@@ -64,6 +65,9 @@ def register(commands) -> None:
                       help="risk, survival: columns that are not features (comma list; may repeat)")
     task.add_argument("--time", help="survival: time to event or censoring (default: the schema's target)")
     task.add_argument("--event", help="survival: the event column (its last category = event observed)")
+    task.add_argument("--images", type=int,
+                      help="image: built-in images over all hospitals, before the 20%% holdout (default 2000)")
+    task.add_argument("--image-size", type=int, help="image: pixels per side (default 64; 224 on a GPU)")
     task.add_argument("--early-stopping-patience", type=int,
                       help="risk, survival: stop after this many rounds without a better federated validation "
                            "metric and publish the best model (default: train every round, publish the last)")
@@ -80,6 +84,16 @@ def task_from_args(args: argparse.Namespace) -> dict:
     given = {"target": args.target, "exclude": exclude or None, "time": args.time, "event": args.event,
              "early_stopping_patience": args.early_stopping_patience}
     given = {key: value for key, value in given.items() if value is not None}
+    image_flags = [flag for flag, value in (("--images", args.images), ("--image-size", args.image_size))
+                   if value is not None]
+    if args.task != "image" and image_flags:
+        raise SystemExit(f"simulate: {', '.join(image_flags)} belong to --task image")
+    if args.task == "image":
+        tabular = ", ".join(f"--{key.replace('_', '-')}" for key in given if key != "early_stopping_patience")
+        if tabular:
+            raise SystemExit(f"simulate: {tabular} name table columns; the image task reads labelled images")
+        if args.image_size is not None:
+            given["image"] = {"size": args.image_size}
     if args.task == "synthesis" and given:
         flags = ", ".join(f"--{key.replace('_', '-')}" for key in given)
         raise SystemExit(f"simulate: {flags} belong to the predictive tasks; pass --task risk or --task survival")
@@ -114,8 +128,15 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     sampling = SamplingConfig()
     if args.sampling_steps:
         sampling = replace(sampling, steps=args.sampling_steps)
-    return ExperimentSpec(data=args.data, spokes=args.spokes, schema=args.schema, config=config,
-                          sampling=sampling, rows=args.rows)
+    data = args.data or ("images:builtin" if config.task.name == "image" else "actg175")
+    if (config.task.name == "image") != data.startswith("images:"):
+        raise SystemExit(f"simulate: --data {data} does not fit --task {config.task.name} (images:builtin or "
+                         "images:DIR are the image task's data, and only its)")
+    if config.task.name == "image" and args.schema:
+        raise SystemExit("simulate: the image task has no table schema; its spec is task.image (--image-size)")
+    extra = {"images": args.images} if args.images is not None else {}
+    return ExperimentSpec(data=data, spokes=args.spokes, schema=args.schema, config=config,
+                          sampling=sampling, rows=args.rows, extra=extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,7 +218,8 @@ def _print_summary(console: Console, report: dict, out: Path) -> None:
 
 def _print_predictive_summary(console: Console, report: dict, out: Path) -> None:
     """The federated model's exact holdout scores beside the central references, then its fairness gaps."""
-    measures = ("auc", "accuracy", "f1") if report["task"] == "risk" else ("c_index", "integrated_brier")
+    measures = {"risk": ("auc", "accuracy", "f1"), "image": ("auc", "accuracy", "loss")}.get(
+        report["task"], ("c_index", "integrated_brier"))
     table = Table(title=f"{report['data']['name']} ({report['task']}): run {report['run']['status']}, "
                         "scored on the central holdout")
     table.add_column("model")
@@ -207,7 +229,11 @@ def _print_predictive_summary(console: Console, report: dict, out: Path) -> None
     for name, scores in rows.items():
         table.add_row(name, *(_number(scores.get(m)) for m in measures))
     console.print(table)
-    for attribute, gaps in report["fairness"].items():
+    for name, hospital in (report["metrics"].get("per_hospital") or {}).items():
+        noisy, exact = hospital.get("federated_validation") or {}, hospital.get("holdout") or {}
+        console.print(f"{name}: {hospital['images']} images; holdout AUC {_number(exact.get('auc'))}, noisy "
+                      f"federated validation AUC {_number(noisy.get('auc'))}")
+    for attribute, gaps in (report.get("fairness") or {}).items():
         if attribute != "hospital_spread" and gaps:
             console.print(f"fairness {attribute} (noisy federated counts): demographic parity difference "
                           f"{_number(gaps.get('demographic_parity_difference'))}, equalized odds difference "

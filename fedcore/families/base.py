@@ -6,7 +6,8 @@ families (``fedcore.families``), the predictive tasks in ``fedcore.tasks``.
 DESIGN.md section 3: a spoke job makes one sealed release per (run, round); what a round
 releases comes from the family's round plan, which the state machine never sees: the
 runtime steps call this interface, and adding a family touches its own folder and the
-registry only. Round 0 is always the setup release (DP statistics, section 4).
+registry only. Round 0 is always the setup release (DP statistics, section 4; a task with no
+setup statistics releases only its public row count there).
 """
 
 from __future__ import annotations
@@ -151,6 +152,15 @@ class ModelFamily(ABC):
         """What a published model version records about the model (JSON)."""
 
     serves: ClassVar[Literal["generate", "predict"]] = "generate"
+    # False: round 0 releases no statistics and spends nothing, only the hospital's row count (public in
+    # every plan); build_setup then gets None for the merged statistics
+    setup_statistics: ClassVar[bool] = True
+    reads_table: ClassVar[bool] = True  # False: the hospital's data is read by ``read_data``, not as a CSV
+
+    def read_data(self, data, config):
+        """A hospital's data (one object's bytes, or name -> bytes under a prefix) for a task that reads no
+        table; ValueError with the reason when it cannot be used. ``len()`` of the result is its row count."""
+        raise NotImplementedError(f"{self.name} reads a table")
 
     def generate(self, encoder: dict, model: Tensors, description: dict, schema, rows: int, seed: int,
                  conditions: dict[str, object] | None, sampling: dict[str, Any]) -> pd.DataFrame:

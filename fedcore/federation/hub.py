@@ -110,13 +110,16 @@ def merge_setup_stats(
     quorum: int,
     setup_mechanisms: tuple[StepRecord, ...],
     on_release: ChargeRelease,
-) -> tuple[TableStats, dict[str, str], dict[str, ReleaseMeta]]:
+    statistics: bool = True,
+) -> tuple[TableStats | None, dict[str, str], dict[str, ReleaseMeta]]:
     """Open every hospital's round-0 statistics, check them, and sum them.
 
     A hospital is dropped (and still charged) when its release fails to open, has fewer than
     MIN_ROWS rows, was noised other than the run's setup mechanism says, or has column totals
     that its claimed row count cannot explain. Returns the merged statistics, the rejections and
-    the accepted releases' metadata (their row counts become the plans' rows).
+    the accepted releases' metadata (their row counts become the plans' rows). With ``statistics``
+    False (a task without setup statistics) a release must carry nothing but its row count, and the
+    merged statistics are None.
     """
     accepted: list[TableStats] = []
     metas: dict[str, ReleaseMeta] = {}
@@ -126,8 +129,11 @@ def merge_setup_stats(
         try:
             payload, meta = open_release(run_id, 0, release, provider)
             check_dp_record(meta, setup_mechanisms, bool(setup_mechanisms))
-            stats = TableStats.from_tensors(payload, schema)
-            _check_setup_stats(stats, meta.num_examples, setup_mechanisms, len(schema.columns))
+            if statistics:
+                stats = TableStats.from_tensors(payload, schema)
+                _check_setup_stats(stats, meta.num_examples, setup_mechanisms, len(schema.columns))
+            else:
+                stats = _check_count_only(payload, meta)
             accepted.append(stats)
             metas[release.spoke] = meta
         except (SealError, SerializationError, ValueError, KeyError, RecursionError) as exc:
@@ -137,7 +143,17 @@ def merge_setup_stats(
             on_release(release.spoke, meta)
     if len(accepted) < quorum:
         raise QuorumNotMetError(f"setup round: {len(accepted)} valid statistics, quorum is {quorum}; rejected: {rejected}")
-    return merge_table_stats(accepted), rejected, metas
+    return (merge_table_stats(accepted) if statistics else None), rejected, metas
+
+
+def _check_count_only(payload: dict, meta: ReleaseMeta) -> None:
+    """A round-0 release of a task without setup statistics: no tensors, no DP record, enough rows."""
+    if payload:
+        raise ValueError(f"this task's round 0 releases no statistics; the release carries {sorted(payload)[:5]}")
+    if meta.mechanisms:
+        raise ValueError("this task's round 0 spends no privacy; the release claims mechanisms")
+    if meta.num_examples < MIN_ROWS:
+        raise ValueError(f"a hospital needs at least {MIN_ROWS} rows, this one has {meta.num_examples}")
 
 
 def _check_setup_stats(stats: TableStats, rows: int, mechanisms: tuple[StepRecord, ...], columns: int) -> None:

@@ -35,7 +35,8 @@ class LocalHospital:
     """A hospital of the simulation: its rows, its own policy and its own ledger."""
 
     spoke_id: str
-    table: bytes  # its CSV, as its private bucket would hold it
+    table: bytes | dict[str, bytes]  # its CSV (or a task's data: an .npz, or name -> bytes under a prefix),
+    # as its private bucket would hold it
     policy: SpokePolicy
     ledger: PrivacyLedger
 

@@ -31,6 +31,7 @@ def setup_merge(services: HubServices, run_id: str, results: list[dict] | None =
             run_id, releases, schema, services.keys, cfg.quorum, mechanisms,
             on_release=hub.release_charger(services.ledger, run_id, 0, planned, cfg.privacy.delta,
                                            cfg.privacy.accountant),
+            statistics=family.setup_statistics,
         )
     except hub.QuorumNotMetError as exc:
         services.audit.append("hub", "round.quorum_not_met", f"quorum/{run_id}/0",

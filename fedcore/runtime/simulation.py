@@ -46,7 +46,7 @@ def in_memory_services(config: RunConfig) -> HubServices:
 
 
 def simulate_federation(
-    partitions: dict[str, pd.DataFrame],
+    partitions: dict[str, pd.DataFrame | bytes | dict[str, bytes]],  # a table, or a task's own data (images)
     schema: Schema,
     config: RunConfig,
     on_event: EventHandler | None = None,
@@ -60,7 +60,7 @@ def simulate_federation(
     policy = SpokePolicy(epsilon_cap=limit, allow_no_dp=not config.privacy.enabled,
                          max_delta=config.privacy.delta)
     hospitals = [
-        LocalHospital(name, frame.to_csv(index=False).encode(), policy,
+        LocalHospital(name, frame if isinstance(frame, (bytes, dict)) else frame.to_csv(index=False).encode(), policy,
                       PrivacyLedger(InMemoryLedgerStore(), config.privacy.delta, config.privacy.accountant))
         for name, frame in partitions.items()
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,10 +72,27 @@ def parse_table(data: bytes, schema) -> pd.DataFrame:
     return frame
 
 
+def read_hospital_data(family, data: bytes | Mapping[str, bytes], schema, cfg):
+    """The hospital's data as its task reads it: a table conformed to the schema (one CSV object), or the
+    task's own reader's result (e.g. images: one .npz, or every object under a prefix)."""
+    if family.reads_table:
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadSpokeDataError(f"task {family.name} reads one CSV object; the data key names a prefix of "
+                                    f"{len(data)} objects")
+        return parse_table(bytes(data), schema)
+    try:
+        frame = family.read_data(data, cfg)
+    except ValueError as exc:
+        raise BadSpokeDataError(f"the hospital's data cannot be read for task {family.name}: {exc}") from exc
+    if len(frame) < MIN_ROWS:
+        raise BadSpokeDataError(f"the hospital's data has {len(frame)} items; at least {MIN_ROWS} are needed")
+    return frame
+
+
 def make_release(
     settings: ReleaseSettings,
     hub_blobs: BlobStore,
-    data: bytes,
+    data: bytes | Mapping[str, bytes],
     keys: KeyProvider,
     local_ledger: PrivacyLedger,
     policy: SpokePolicy,
@@ -86,8 +104,8 @@ def make_release(
     cfg = read_run_config(hub_blobs, settings.run_id, settings.config_sha256)
     private = _require_privacy(cfg, policy)
     schema = read_schema(hub_blobs, settings.run_id)
-    frame = parse_table(data, schema)
     family = task_of(cfg)
+    frame = read_hospital_data(family, data, schema, cfg)
     key = layout.update_key(settings.run_id, settings.round, settings.spoke_id)
     if private:
         _ensure_local_account(local_ledger, settings.spoke_id, policy.epsilon_cap)
@@ -95,7 +113,11 @@ def make_release(
     # the create-only write failing, and told apart from a foreign object by this hospital's ledger.
     charged_before = private and _charged(local_ledger, settings)
     rng = rng if rng is not None else np.random.default_rng()
-    if settings.round == 0:
+    if settings.round == 0 and not family.setup_statistics:
+        # no statistics: the sealed release carries only the row count, which every plan treats as public
+        mechanisms = ()
+        release = spoke.seal_release(settings.spoke_id, settings.run_id, 0, {}, ReleaseMeta(len(frame), ()), keys)
+    elif settings.round == 0:
         mechanisms = family.setup_mechanisms(cfg) if private else ()
         if private:
             spoke.check_local_cap(local_ledger, settings.spoke_id, mechanisms)
@@ -125,7 +147,8 @@ def make_release(
     try:
         hub_blobs.put_new(key, release.blob)
     except BlobExistsError:
-        return _existing_release(settings, key, private, charged_before)
+        # a release that spends nothing (a count-only round 0) leaves no charge to tell a retry by: it is taken as ours
+        return _existing_release(settings, key, private and bool(mechanisms), charged_before)
     return {
         "spoke_id": settings.spoke_id,
         "round": settings.round,

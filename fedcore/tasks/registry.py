@@ -16,6 +16,7 @@ from fedcore.families.registry import get_family
 _TASKS = {
     "risk": "fedcore.tasks.risk.task:RiskTask",
     "survival": "fedcore.tasks.survival.task:SurvivalTask",
+    "image": "fedcore.tasks.image.task:ImageTask",
 }
 TASK_NAMES: tuple[str, ...] = ("synthesis", *_TASKS)
 

@@ -12,10 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fedcore.tasks.image.spec import ImageSpec
 from fedcore.tasks.registry import TASK_NAMES
 
 PREDICTIVE_ONLY = ("target", "exclude", "time", "event", "positive", "hidden_dim", "blocks", "time_bins",
-                   "evaluation", "early_stopping_patience")
+                   "evaluation", "early_stopping_patience", "image")
+TABULAR_ONLY = ("target", "exclude", "time", "event", "positive", "hidden_dim", "blocks", "time_bins")
+ComputeClass = Literal["cpu", "gpu"]
 
 
 class EvaluationSettings(BaseModel):
@@ -50,6 +53,10 @@ class TaskSettings(BaseModel):
     # publish the best evaluated model; None: train every round and publish the last model (noisy validation
     # metrics of a few hundred rows pick a model poorly, so restoring the best is tied to early stopping)
     early_stopping_patience: int | None = Field(None, ge=1, le=100)
+    image: ImageSpec | None = None  # image: what the images are (size, channels, classes); default ImageSpec()
+    # which of each hospital's AWS Batch queues runs the trainer: the image task's default is "gpu", every
+    # other task's "cpu" (a marginal model or a 64-wide MLP gains nothing from a GPU instance)
+    compute: ComputeClass | None = None
 
     @model_validator(mode="after")
     def _settings_of_its_task(self) -> "TaskSettings":
@@ -58,6 +65,13 @@ class TaskSettings(BaseModel):
             if given:
                 raise ValueError(f"task.{given[0]} is a setting of the predictive tasks (risk, survival), "
                                  "not of synthesis")
+        if self.name == "image":
+            given = sorted(self.model_fields_set & set(TABULAR_ONLY))
+            if given:
+                raise ValueError(f"task.{given[0]} is a setting of the tabular tasks; the image task reads "
+                                 "task.image (size, channels, classes)")
+        elif self.image is not None:
+            raise ValueError(f"task.image is the image task's spec, not a setting of {self.name}")
         if self.name == "risk" and (self.time or self.event):
             raise ValueError("task.time and task.event are survival settings; risk predicts task.target")
         if self.name == "survival" and self.target:
@@ -69,3 +83,13 @@ class TaskSettings(BaseModel):
     @property
     def predictive(self) -> bool:
         return self.name != "synthesis"
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        """The image task's spec (its default when the run gave none)."""
+        return self.image or ImageSpec()
+
+    @property
+    def compute_class(self) -> ComputeClass:
+        """The queue class the run's trainer jobs are submitted to."""
+        return self.compute or ("gpu" if self.name == "image" else "cpu")

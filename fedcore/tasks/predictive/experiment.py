@@ -81,13 +81,11 @@ def run_predictive_experiment(spec, out_dir: Path, on_event: EventHandler | None
 
 def score_published(services, record: dict, config, train: pd.DataFrame, holdout: pd.DataFrame):
     """(encoder, labelled holdout rows, network outputs, exact scores) of a published predictive version."""
-    from fedcore.tasks.predictive.training import predict_outputs
-
     task = task_of(config)
-    encoder = PredictiveEncoder.from_dict(read_encoder(services.blobs, record["run_id"]))
+    encoder = task.encoder_from_dict(read_encoder(services.blobs, record["run_id"]))
     scored = encoder.labelled(holdout)
-    outputs = predict_outputs(task.network(encoder, config), open_published_model(services, record),
-                              encoder.features(scored))
+    outputs = task.outputs(task.network(encoder, config), open_published_model(services, record),
+                           encoder.features(scored))
     return encoder, scored, outputs, score_outputs(task, encoder, outputs, encoder.labelled(train), scored)
 
 

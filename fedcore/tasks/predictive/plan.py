@@ -1,6 +1,6 @@
 """The predictive tasks' round plan: which releases each round makes and how much noise each gets.
 
-Rounds: 0 setup statistics; 1 training; 2..R training plus the evaluation of the model received
+Rounds: 0 setup statistics (the image task: none, only the public row count); 1 training; 2..R training plus the evaluation of the model received
 (the previous round's global model); R + 1 evaluation only, of the last model. Round 1 does not
 evaluate: the model it receives is the data-independent initial one. The evaluation releases
 together spend ``task.evaluation.epsilon_share`` of the target, the setup release its own share,
@@ -57,7 +57,9 @@ def evaluation_record(config) -> StepRecord:
     return StepRecord(sigma, 1.0, 1)
 
 
-def plan_predictive_spoke(config, rows: int) -> SpokePlan:
+def plan_predictive_spoke(config, rows: int, setup: tuple[StepRecord, ...] | None = None) -> SpokePlan:
+    """``setup``: the setup release's mechanisms under DP (default: the setup statistics' one record;
+    ``()`` for a task whose round 0 releases no statistics, such as ``image``)."""
     train_rows = rows - validation_rows(config, rows)
     if train_rows < 2:
         raise ValueError(f"a hospital of {rows} rows leaves {train_rows} to train after validation")
@@ -65,9 +67,10 @@ def plan_predictive_spoke(config, rows: int) -> SpokePlan:
         batch, sample_rate, steps = batch_schedule(config, train_rows)
         training = SpokePrivacyPlan(train_rows, batch, sample_rate, steps, 0.0, config.privacy.max_grad_norm)
         return SpokePlan(rows, ((),) * (config.rounds + 2), training.to_dict())
-    setup, evaluation = setup_record(config), evaluation_record(config)
-    training = plan_spoke(config, train_rows, prior_history=(setup,) + (evaluation,) * config.rounds)
-    releases = [(setup,)]
+    setup = (setup_record(config),) if setup is None else tuple(setup)
+    evaluation = evaluation_record(config)
+    training = plan_spoke(config, train_rows, prior_history=setup + (evaluation,) * config.rounds)
+    releases = [setup]
     for round_ in range(1, config.rounds + 2):
         releases.append(tuple(([training.round_record] if trains(config, round_) else [])
                               + ([evaluation] if evaluates(config, round_) else [])))

@@ -36,8 +36,15 @@ class PredictiveTask(ModelFamily):
     serves = "predict"
     primary_metric: ClassVar[str]  # the validation metric early stopping and model selection read (higher = better)
     fairness_measure: ClassVar[str]  # the per-attribute gap FairFed compares (e.g. equalized_odds_difference)
+    per_hospital_metrics: ClassVar[tuple[str, ...]] = ()  # each hospital's metrics (from its own noisy counts)
+    prediction_batch: ClassVar[int] = 4096  # rows per forward pass when scoring or predicting
+    prediction_device: ClassVar[str] = "cpu"  # tiny MLPs score fastest on CPU; "auto" = CUDA when present
 
     # -- what a subclass defines -----------------------------------------------------------------
+    def encoder_from_dict(self, data: dict):
+        """The run's shared encoding from its published JSON (the tabular tasks' PredictiveEncoder)."""
+        return PredictiveEncoder.from_dict(data)
+
     def criterion(self, reduction: str):
         raise NotImplementedError
 
@@ -77,7 +84,7 @@ class PredictiveTask(ModelFamily):
         return (setup_record(config),)
 
     def plan_spoke(self, config, rows: int) -> SpokePlan:
-        return plan.plan_predictive_spoke(config, rows)
+        return plan.plan_predictive_spoke(config, rows, self.setup_mechanisms(config))
 
     def check_schema(self, config, schema) -> None:
         label_columns(config.task, schema)
@@ -101,16 +108,14 @@ class PredictiveTask(ModelFamily):
 
     # -- a hospital's release -------------------------------------------------------------------------
     def release(self, spoke_round: SpokeRound) -> SpokeOutput:
-        config, encoder = spoke_round.config, PredictiveEncoder.from_dict(spoke_round.encoder)
+        config, encoder = spoke_round.config, self.encoder_from_dict(spoke_round.encoder)
         mechanisms = spoke_round.plan.mechanisms(spoke_round.round) if spoke_round.private else ()
         training_rows, validation_rows = plan.validation_split(spoke_round.run_id, len(spoke_round.frame), config)
         payload: Tensors = {}
         if plan.evaluates(config, spoke_round.round):
             frame = encoder.labelled(spoke_round.frame.iloc[validation_rows])
             network = self.network(encoder, config)
-            from fedcore.tasks.predictive.training import predict_outputs
-
-            outputs = predict_outputs(network, spoke_round.previous, encoder.features(frame))
+            outputs = self.outputs(network, spoke_round.previous, encoder.features(frame))
             counts, sensitivity = self.exact_counts(encoder, outputs, frame, config)
             sigma = mechanisms[-1].noise_multiplier if spoke_round.private else 0.0
             for name, exact in counts.items():
@@ -154,7 +159,7 @@ class PredictiveTask(ModelFamily):
         config = hub_round.config
         counts = {k[len(EVAL):]: v for k, v in payload.items() if k.startswith(EVAL)}
         weights = {k: v for k, v in payload.items() if not k.startswith(EVAL)}
-        expected = self.count_shapes(PredictiveEncoder.from_dict(hub_round.encoder), config) \
+        expected = self.count_shapes(self.encoder_from_dict(hub_round.encoder), config) \
             if plan.evaluates(config, hub_round.round) else {}
         if set(counts) != set(expected):
             raise ValueError(f"evaluation counts {sorted(counts)} are not the expected {sorted(expected)}")
@@ -168,7 +173,7 @@ class PredictiveTask(ModelFamily):
             raise ValueError(f"an evaluation-only round carries tensors {sorted(weights)[:5]}")
 
     def aggregate(self, hub_round: HubRound, releases: Iterable[AcceptedRelease]) -> RoundResult:
-        config, encoder = hub_round.config, PredictiveEncoder.from_dict(hub_round.encoder)
+        config, encoder = hub_round.config, self.encoder_from_dict(hub_round.encoder)
         released = list(releases)  # the networks are small: every release is held at once
         state = dict(hub_round.state or {})
         metrics: dict[str, Any] = {}
@@ -180,6 +185,7 @@ class PredictiveTask(ModelFamily):
             validation = self.metrics_from_counts(encoder, total)
             local = {spoke: self.metrics_from_counts(encoder, c) for spoke, c in counts.items()}
             validation["hospital_spread"] = spread({s: m.get(self.primary_metric) for s, m in local.items()})
+            validation["per_hospital"] = {s: {k: m.get(k) for k in self.per_hospital_metrics} for s, m in local.items()}
             validation["model_round"] = hub_round.round - 1
             metrics["validation"] = validation
             gaps = {s: g for s, m in local.items() if (g := self.fairness_gap(validation, m)) is not None}
@@ -240,11 +246,15 @@ class PredictiveTask(ModelFamily):
         return {"metrics": validation, "fairness": fairness}
 
     def predict(self, encoder, model, description, schema, frame, times=None):
+        coder = self.encoder_from_dict(encoder)
+        outputs = self.outputs(self.network(coder, description), model, coder.features(frame))
+        return self.predictions(coder, outputs, times)
+
+    def outputs(self, network, weights: Tensors, features: np.ndarray) -> np.ndarray:
+        """(N, outputs) float64 logits of ``network`` with ``weights`` in evaluation mode."""
         from fedcore.tasks.predictive.training import predict_outputs
 
-        coder = PredictiveEncoder.from_dict(encoder)
-        outputs = predict_outputs(self.network(coder, description), model, coder.features(frame))
-        return self.predictions(coder, outputs, times)
+        return predict_outputs(network, weights, features, self.prediction_batch, self.prediction_device)
 
 
 def _network_settings(source) -> dict:

@@ -32,11 +32,17 @@ class PredictorTrainResult:
 
 
 def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-                    criterion: nn.Module, config: TrainConfig, dp: DPConfig | None, seed: int) -> PredictorTrainResult:
-    """Train ``network`` (started from ``weights``) on features ``x`` (N, D) and targets ``y`` (N, L)."""
+                    criterion: nn.Module, config: TrainConfig, dp: DPConfig | None, seed: int,
+                    on_step=None, mixed_precision: bool | None = None) -> PredictorTrainResult:
+    """Train ``network`` (started from ``weights``) on features ``x`` (N, ...) and targets ``y`` (N, L).
+
+    ``mixed_precision`` (None: on CUDA only) runs the forward pass under automatic mixed precision
+    (bfloat16 autocast: no loss scaling, so Opacus clips per-sample gradients of their true scale).
+    ``on_step(rows)`` is called after each optimizer step (progress)."""
     if len(x) < 1:
         raise ValueError("no training rows")
     device = resolve_device(config.device)
+    amp = device.type == "cuda" if mixed_precision is None else mixed_precision
     data_seed, dp_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(2) % (2**31 - 1))
     with warnings.catch_warnings(), thread_limit(config.num_threads):
         silence_known_opacus_warnings()
@@ -61,12 +67,16 @@ def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.nd
         steps, loss_sum, rows = 0, 0.0, 0
         for _ in range(config.epochs):
             for features, targets in loader:
-                features, targets = features.to(device), targets.to(device)
-                loss = criterion(module(features), targets)
+                features, targets = features.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                    outputs = module(features)
+                loss = criterion(outputs.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 steps += 1
+                if on_step is not None:
+                    on_step(len(features))
                 if len(features):
                     loss_sum += float(loss.item()) * len(features)
                     rows += len(features)
@@ -79,12 +89,16 @@ def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.nd
 
 
 def predict_outputs(network: nn.Module, weights: dict[str, np.ndarray], x: np.ndarray,
-                    batch: int = 4096) -> np.ndarray:
-    """(N, outputs) float64 network outputs (logits) in evaluation mode, on CPU."""
+                    batch: int = 4096, device: str = "cpu") -> np.ndarray:
+    """(N, outputs) float64 network outputs (logits) in evaluation mode (on ``device``: "cpu", "cuda", "auto")."""
     set_weights(network, weights)
-    network.eval()
+    target = resolve_device(device)
+    network.to(target).eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch):
-            out.append(network(torch.as_tensor(x[start:start + batch], dtype=torch.float32)).double().numpy())
-    return np.concatenate(out) if out else np.zeros((0, network.output.out_features))
+            chunk = torch.as_tensor(x[start:start + batch], dtype=torch.float32).to(target)
+            out.append(network(chunk).double().cpu().numpy())
+    if out:
+        return np.concatenate(out)
+    return np.zeros((0, [m for m in network.modules() if isinstance(m, nn.Linear)][-1].out_features))

@@ -30,6 +30,7 @@ class RiskTask(PredictiveTask):
     name = "risk"
     fairness_measure = "equalized_odds_difference"
     primary_metric = "auc"
+    per_hospital_metrics = ("auc", "accuracy", "f1")
 
     def criterion(self, reduction: str):
         from fedcore.tasks.predictive.losses import ClassificationLoss

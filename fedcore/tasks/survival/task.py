@@ -44,6 +44,7 @@ class SurvivalTask(PredictiveTask):
     name = "survival"
     fairness_measure = "c_index_difference"
     primary_metric = "c_index"
+    per_hospital_metrics = ("c_index",)
 
     def criterion(self, reduction: str):
         from fedcore.tasks.predictive.losses import LogisticHazardLoss
