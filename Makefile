@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 OUT ?= out/demo
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test test-quick bench synth lint lint-code clean
+.PHONY: demo test test-quick bench gpu-check synth lint lint-code clean
 
 $(VENV): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ lint-code: $(VENV)
 
 bench: $(VENV)
 	$(PY) -m fedcore bench --json
+
+# On a machine with CUDA: DP and non-DP steps of the image task's ResNet-18 and the diffusion model on GPU
+# against CPU in one run (images/s, rows/s, peak GPU memory, GPU utilisation) as JSON; CPU only without one.
+gpu-check: $(VENV)
+	$(PY) -m fedcore.gpu_check
 
 clean:
 	rm -rf $(VENV) cdk.out out .pytest_cache .hypothesis

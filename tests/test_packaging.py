@@ -116,13 +116,16 @@ FAMILIES = ("fedcore.families", "fedcore.tasks")
 # the predictive tasks' central references, holdout scoring and reports: the CLI's (sandbox extra:
 # lifelines, scikit-survival, fairlearn, matplotlib), never a deployed step's
 PREDICTIVE_REPORTS = ("fedcore.tasks.predictive.scoring", "fedcore.tasks.predictive.central",
-                      "fedcore.tasks.predictive.experiment", "fedcore.tasks.predictive.bench")
+                      "fedcore.tasks.predictive.experiment", "fedcore.tasks.predictive.bench",
+                      "fedcore.tasks.image.experiment")
 ABOVE_CORE = ("fedcore.cli", "fedcore.__main__",  # sandbox extra
               "fedcore.evaluation", "fedcore.experiment",  # the CLI's reports and benchmarks
               "fedcore.bench", "fedcore.bench_imports", "fedcore.bench_quality",
               "fedcore.model", "fedcore.training", "fedcore.synthesize",  # torch: trainer extra
               "fedcore.families.diffusion", "fedcore.families.hybrid",
               "fedcore.tasks.predictive", "fedcore.tasks.risk", "fedcore.tasks.survival",  # DP-SGD: torch
+              "fedcore.tasks.image.network", "fedcore.tasks.image.task", "fedcore.tasks.image.experiment",
+              "fedcore.gpu_check",  # torchvision
               "fedcore.aws")  # boto3: trainer extra
 CODE = {
     "core": (("fedcore",), ABOVE_CORE),
