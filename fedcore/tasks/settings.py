@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fedcore.tasks.image.spec import ImageSpec
+from fedcore.tasks.image.spec import ImageSpec, JsonTuple
 from fedcore.tasks.registry import TASK_NAMES
 
 PREDICTIVE_ONLY = ("target", "exclude", "time", "event", "positive", "hidden_dim", "blocks", "time_bins",
@@ -41,7 +41,7 @@ class TaskSettings(BaseModel):
 
     name: Literal[TASK_NAMES] = "synthesis"  # type: ignore[valid-type]
     target: str | None = None  # risk: the class column (default: the schema's target)
-    exclude: tuple[str, ...] = ()  # columns that are neither features nor labels (e.g. days when predicting cens)
+    exclude: JsonTuple = ()  # columns that are neither features nor labels (e.g. days when predicting cens)
     time: str | None = None  # survival: days to event or censoring (default: the schema's target)
     event: str | None = None  # survival: 1 = event observed, 0 = censored
     positive: str | None = None  # risk: the class whose rates fairness compares (default: the last category)

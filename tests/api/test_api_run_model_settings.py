@@ -85,3 +85,32 @@ def test_the_openapi_document_shows_each_familys_settings_with_the_classes_defau
     assert diffusion["hidden_dim"]["default"] == DiffusionConfig().hidden_dim
     assert schemas["MarginalConfig"]["properties"]["max_cells"]["default"] == MarginalConfig().max_cells
     assert set(schemas["HybridModelSettings"]["properties"]) >= {"hidden_dim", "marginal", "pretrain"}
+
+
+def test_an_image_run_sends_the_schema_its_spec_derives_and_refuses_a_table_schema(empty_hub):
+    # Arrange
+    _, app, sfn = empty_hub
+    task = {"name": "image", "image": {"size": 128, "classes": ["benign", "malignant"]}}
+
+    # Act
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"task": task})
+    refused = Gateway(app)("POST", "/runs", ADMIN, body={"task": task, "schema": "healthcare"})
+
+    # Assert
+    assert reply.status == 202, reply.text
+    sent = _sent(sfn, reply)
+    assert sent["schema"]["columns"] == [{"name": "label", "kind": "categorical", "categories": ["benign", "malignant"]}]
+    assert sent["task"]["image"] == {"size": 128, "classes": ["benign", "malignant"]}
+    assert sent["training"]["learning_rate"] == 1e-3  # the image task's defaults
+    assert refused.status == 422 and "task.image" in refused.json()["error"]["message"]
+
+
+def test_a_risk_run_with_excluded_columns_is_accepted_from_json(empty_hub):
+    """JSON has arrays, not tuples: task.exclude must pass the API's strict validation (it did not)."""
+    _, app, sfn = empty_hub
+
+    reply = Gateway(app)("POST", "/runs", ADMIN, body={"schema": "actg175",
+                                                        "task": {"name": "risk", "target": "cens", "exclude": ["days"]}})
+
+    assert reply.status == 202, reply.text
+    assert _sent(sfn, reply)["task"] == {"name": "risk", "target": "cens", "exclude": ["days"]}

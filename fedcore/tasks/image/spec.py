@@ -8,11 +8,21 @@ runtime's stored run layout is the same for every task.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from fedcore.schema import CategoricalColumn, Schema
 
 LABEL = "label"  # the derived schema's one column: the class of an image
+
+
+def list_as_tuple(value):
+    """A JSON array for a tuple field, also under strict validation (the API validates run settings strictly)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+JsonTuple = Annotated[tuple[str, ...], BeforeValidator(list_as_tuple)]
 
 
 class ImageSpec(BaseModel):
@@ -22,7 +32,7 @@ class ImageSpec(BaseModel):
 
     size: int = Field(64, ge=16, le=512)  # pixels per side (square): 64 for tests and CPU runs, 224 on GPU
     channels: int = Field(1, ge=1, le=3)  # 1 = grayscale (the model's first convolution takes this many)
-    classes: tuple[str, ...] = Field(("negative", "positive"), min_length=2, max_length=100)
+    classes: JsonTuple = Field(("negative", "positive"), min_length=2, max_length=100)
     positive: str | None = None  # the class whose rate is reported (default: the last class)
 
     @field_validator("classes")
@@ -47,3 +57,10 @@ class ImageSpec(BaseModel):
 def image_schema(spec: ImageSpec) -> Schema:
     """The schema an image run records: its classes as one categorical column (no pixel is a column)."""
     return Schema(name="images", columns=(CategoricalColumn(name=LABEL, categories=spec.classes),), target=LABEL)
+
+
+def run_schema_of_task(task: dict | None) -> Schema | None:
+    """An image run's derived schema from its (raw) task settings; None for a table task."""
+    if not isinstance(task, dict) or task.get("name") != "image":
+        return None
+    return image_schema(ImageSpec.model_validate(task.get("image") or {}))

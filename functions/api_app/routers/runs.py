@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from fedcore.deployment_defaults import DeploymentDefaults
 from fedcore.run_config import RunConfig
+from fedcore.tasks.image.spec import image_schema
 from functions.api_app.auth import Caller, require_admin, require_researcher
 from functions.api_app.context import ApiContext, api_context
 from functions.api_app.errors import ApiError
@@ -46,8 +47,7 @@ def start_run(body: RunStartRequest, caller: Caller = Depends(require_admin),
     # StartExecution returns a running execution of the same name and input instead of failing: look first.
     if ctx.services.runs.get_run(run_id) is not None or ctx.launcher.describe(run_id) is not None:
         raise ApiError(409, "run_exists", f"run {run_id!r} already exists")
-    table_schema = body.table_schema if isinstance(body.table_schema, str) else body.table_schema.to_dict()
-    sent = config.model_dump(mode="json") | {"schema": table_schema}  # the run id travels beside it
+    sent = config.model_dump(mode="json") | {"schema": _run_schema(body, config)}  # the run id travels beside it
     try:
         execution_arn = ctx.launcher.start(run_id, sent)
     except ExecutionExistsError:
@@ -108,6 +108,16 @@ def stop_run(run_id: str = RunId, caller: Caller = Depends(require_admin),
 
 def _new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _run_schema(body: RunStartRequest, config: RunConfig) -> str | dict:
+    """The schema the run records: the request's table schema, or an image run's, derived from task.image."""
+    if config.task.name == "image":
+        if "table_schema" in body.model_fields_set:
+            raise ApiError(422, "invalid_run_config", "an image run has no table schema: its classes, size and "
+                                                      "channels are task.image")
+        return image_schema(config.task.image_spec).to_dict()
+    return body.table_schema if isinstance(body.table_schema, str) else body.table_schema.to_dict()
 
 
 def _run_config(body: RunStartRequest, defaults: DeploymentDefaults) -> RunConfig:

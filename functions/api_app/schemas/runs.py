@@ -57,8 +57,10 @@ class RunStartRequest(RequestBody):
         "healthcare", alias="schema", description="a built-in schema name or a schema object")
     task: TaskObject | None = Field(None, description=(
         "what the run trains: {\"name\": \"synthesis\"} (default), {\"name\": \"risk\", \"target\": \"cens\", "
-        "\"exclude\": [\"days\"]} or {\"name\": \"survival\", \"time\": \"days\", \"event\": \"cens\"}, with the "
-        "predictive tasks' settings (evaluation, early_stopping_patience, hidden_dim, ...)"))
+        "\"exclude\": [\"days\"]}, {\"name\": \"survival\", \"time\": \"days\", \"event\": \"cens\"} or "
+        "{\"name\": \"image\", \"image\": {\"size\": 224, \"channels\": 1, \"classes\": [\"negative\", "
+        "\"positive\"]}} (no schema: the image spec replaces it), with the predictive tasks' settings (evaluation, "
+        "early_stopping_patience, hidden_dim, ...) and compute (\"cpu\" or \"gpu\": the hospitals' Batch queue)"))
 
 
 class RunStarted(BaseModel):
