@@ -7,17 +7,26 @@ row), never clipped or guessed. Schema columns the model does not read (its labe
 are ignored; missing values are allowed and go through the preprocessor as in training (imputed,
 with its missing indicator or category where the consortium's statistics showed missing values).
 Errors name columns and rows, never a value from the rows, so they can be shown and logged.
+
+An image model (a task that reads no table) predicts from images instead: one PNG, an ``.npz`` or a
+listing of PNGs, decoded and fitted to the version's spec as training images are (data-independent
+conversion and resizing). What would decode too large is refused from its headers first; errors name
+the file or key, never a pixel. Rows sent to an image model, or images to a table model, are refused.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import struct
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from fedcore.runtime.generate import open_published_model, serving_task
+from fedcore.runtime.generate import ModelKindError, open_published_model, serving_task
 from fedcore.runtime.model_directory import ModelDirectory
 from fedcore.runtime.ports import HubServices
 from fedcore.runtime.run_state import read_encoder, read_schema
@@ -27,6 +36,10 @@ from fedcore.tasks.predictive.encoder import PredictiveEncoder
 
 MAX_PROBLEMS = 20  # problems listed in one error; the first in each column
 MAX_TIMES = 200  # survival times asked for in one request
+MAX_IMAGES = 256  # images in one request: the model's float32 input stays bounded (805 MB at 3 x 512 x 512)
+MAX_IMAGE_PIXELS = 4096 * 4096  # per input image before resizing, read from its PNG header (48 MiB as RGB)
+MAX_NPZ_IMAGE_BYTES = 256 * 2**20  # an .npz's 'images' array uncompressed, read from its .npy header
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # as fedcore.tasks.image.data (imported only for images: Pillow)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,18 @@ class PredictionTimesError(PredictionInputError):
 
     def __init__(self, message: str) -> None:
         super().__init__([], message)
+
+
+class ImageInputError(PredictionInputError):
+    """Images a model cannot predict on; the message names the file or key and the problem, never a pixel."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([], message)
+
+
+class ModelInputKindError(ModelKindError):
+    """The model predicts, but from the other kind of input: rows sent to an image model, or images to a
+    model that reads table rows."""
 
 
 def conform_rows(frame: pd.DataFrame, schema: Schema, encoder: dict) -> pd.DataFrame:
@@ -115,7 +140,7 @@ def predict_from_version(services: HubServices, record: dict, frame: pd.DataFram
                          times: list[float] | None = None) -> pd.DataFrame:
     """Predictions of the published version ``record`` for ``frame``: one row per input row, only the
     prediction columns (risk ``p_<class>``, survival ``s_<time>``). ModelKindError for a synthesis model."""
-    task = serving_task(record, "predict")
+    task = _serving_task(record, images=False)
     encoder, schema = read_encoder(services.blobs, record["run_id"]), read_schema(services.blobs, record["run_id"])
     rows, times = conform_rows(frame, schema, encoder), check_times(encoder, times)  # checked before the model opens
     return _distinct_columns(task.predict(encoder, open_published_model(services, record), record, schema, rows,
@@ -126,9 +151,106 @@ def predict_from_directory(model: ModelDirectory, frame: pd.DataFrame,
                            times: list[float] | None = None) -> pd.DataFrame:
     """Like :func:`predict_from_version`, from a model directory (already SHA-256 checked by its loader)."""
     record = model.card["version"]
-    task = serving_task(record, "predict")
+    task = _serving_task(record, images=False)
     rows, times = conform_rows(frame, model.schema, model.encoder), check_times(model.encoder, times)
     return _distinct_columns(task.predict(model.encoder, model.tensors, record, model.schema, rows, times), times)
+
+
+def predict_images_from_version(services: HubServices, record: dict,
+                                data: bytes | Mapping[str, bytes]) -> pd.DataFrame:
+    """Class probabilities ``p_<class>`` of the published image version ``record``: one row per image, in the
+    order they are read (an ``.npz`` in its order, a listing of PNGs by name). ``data`` is one PNG, one ``.npz``
+    or name -> PNG bytes. ImageInputError for images it cannot read; ModelInputKindError for a table model."""
+    task = _serving_task(record, images=True)
+    encoder = read_encoder(services.blobs, record["run_id"])
+    images = read_prediction_images(data, encoder)  # checked before the model opens
+    return task.predict(encoder, open_published_model(services, record), record,
+                        read_schema(services.blobs, record["run_id"]), images)
+
+
+def predict_images_from_directory(model: ModelDirectory, data: bytes | Mapping[str, bytes]) -> pd.DataFrame:
+    """Like :func:`predict_images_from_version`, from a model directory (already SHA-256 checked by its loader)."""
+    record = model.card["version"]
+    task = _serving_task(record, images=True)
+    return task.predict(model.encoder, model.tensors, record, model.schema, read_prediction_images(data, model.encoder))
+
+
+def read_prediction_images(data: bytes | Mapping[str, bytes], encoder: dict) -> np.ndarray:
+    """(N, C, H, W) uint8 images fitted to an image run's spec (its ``encoder``), at most MAX_IMAGES of them;
+    ImageInputError naming the file or key otherwise."""
+    from fedcore.tasks.image.data import ImageDataError, read_unlabelled_images  # Pillow only for images
+    from fedcore.tasks.image.encoder import ImageEncoder
+
+    _check_declared_sizes(data)
+    try:
+        images = read_unlabelled_images(data, ImageEncoder.from_dict(encoder).spec)  # (N, C, H, W) uint8
+    except ImageDataError as exc:
+        raise ImageInputError(str(exc)) from None
+    if len(images) > MAX_IMAGES:
+        raise ImageInputError(f"at most {MAX_IMAGES} images per request, got {len(images)}; split them")
+    return images
+
+
+def _serving_task(record: dict, images: bool):
+    """The task of a predictive version that takes this kind of input (rows: it reads a table; images: it does not)."""
+    task = serving_task(record, "predict")
+    if task.reads_table == images:
+        takes, sent = ("table rows", "images") if task.reads_table else ("images (PNG or .npz)", "table rows")
+        raise ModelInputKindError(f"model version {record['version']} ({record.get('task')}) predicts from {takes}, "
+                                  f"not from {sent}")
+    return task
+
+
+def _check_declared_sizes(data) -> None:
+    """Refuse, from headers alone, what would decode too large: a small upload can inflate (a compressed .npz,
+    a flat PNG). Counts too many PNGs, too many pixels in a PNG, too many images or bytes in an .npz."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        blobs = {"the upload": bytes(data)}
+    elif isinstance(data, Mapping):
+        blobs = {repr(name): bytes(blob) for name, blob in data.items()
+                 if isinstance(blob, (bytes, bytearray, memoryview))}
+    else:
+        return  # the reader names what it cannot read
+    count = 0
+    for where, blob in blobs.items():
+        if blob.startswith(PNG_SIGNATURE):
+            count += 1
+            if len(blob) >= 24 and blob[12:16] == b"IHDR":
+                width, height = struct.unpack(">II", blob[16:24])
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ImageInputError(f"{where}: a PNG of {width} x {height} pixels; at most "
+                                          f"{MAX_IMAGE_PIXELS:,} pixels per image (resize it first)")
+            continue
+        shape, size = _npz_images_header(blob, where)
+        if shape is not None:
+            count += shape[0] if shape else 1
+            if size > MAX_NPZ_IMAGE_BYTES:
+                raise ImageInputError(f"{where}: 'images' holds {size:,} bytes uncompressed; at most "
+                                      f"{MAX_NPZ_IMAGE_BYTES:,}")
+    if count > MAX_IMAGES:
+        raise ImageInputError(f"at most {MAX_IMAGES} images per request, got {count}; split them")
+
+
+def _npz_images_header(blob: bytes, where: str) -> tuple[tuple[int, ...] | None, int]:
+    """The shape and byte size an .npz's ``images`` array declares in its .npy header, read without
+    decompressing the array (numpy allocates what the header declares); (None, 0) if not an .npz with one."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return None, 0  # not an archive: the reader says so
+    with archive:
+        name = next((n for n in ("images", "images.npy") if n in archive.namelist()), None)  # np.load's order
+        if name is None:
+            return None, 0
+        try:
+            with archive.open(name) as member:
+                version = np.lib.format.read_magic(member)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(member)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError) as exc:
+            raise ImageInputError(f"{where}: 'images' is not a readable .npy array ({type(exc).__name__})") from None
+    return tuple(shape), math.prod(shape) * dtype.itemsize
 
 
 def _distinct_columns(predictions: pd.DataFrame, times: list[float] | None) -> pd.DataFrame:

@@ -41,6 +41,7 @@ def create_app(services: HubServices, settings: ApiSettings, sfn_client=None,
     for router in (generation_router(settings), prediction.router, model_versions.router, model_card.router,
                    runs.router, privacy_budget.router, audit_log.router, clients_metrics.router):
         app.include_router(router, responses=protected)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       allowances=(prediction.image_body_allowance(settings),))  # images to /predict: their own limit
     app.add_middleware(AuthMiddleware, authorizer=authorizer)  # added last: runs first, so 401 precedes all else
     return app

@@ -2,8 +2,8 @@
 
 Required: ``STATE_MACHINE_ARN`` and ``SPOKES`` (as for every hub function). Optional, with
 the defaults below: ``API_INLINE_ROWS``, ``API_MAX_ROWS``, ``API_MAX_BODY_BYTES``,
-``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ACCOUNTANT``, ``ROUNDS``, ``QUORUM`` (the deployment's
-run defaults, applied by ``fedcore.deployment_defaults`` as InitRun applies them).
+``API_MAX_IMAGE_BODY_BYTES``, ``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ACCOUNTANT``, ``ROUNDS``,
+``QUORUM`` (the deployment's run defaults, applied by ``fedcore.deployment_defaults`` as InitRun applies them).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from fedcore.deployment_defaults import DEFAULT_ACCOUNTANT, DEFAULT_DELTA, DeploymentDefaults
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive a week
+# Lambda's synchronous payload is 6 MiB and API Gateway base64-encodes a binary body (4/3 larger) into the
+# event: 4.5 MiB of image, less 64 KiB for the event's headers and request context
+MAX_LAMBDA_IMAGE_BODY_BYTES = 6 * 2**20 * 3 // 4 - 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class ApiSettings:
     inline_row_limit: int = 1_000  # up to this many rows come back in the response body
     max_rows: int = 10_000  # per request: default model, 2 vCPUs: 7-14 s, inside API Gateway's 29 s
     max_body_bytes: int = 16 * 1024  # request bodies above this are refused with 413
+    max_image_body_bytes: int = 4 * 2**20  # the same, for image bodies (image/png, application/x-npz) of /predict
     presign_expiry_seconds: int = 900  # lifetime of a download link for a large result
     delta: float = DEFAULT_DELTA  # the ledger accounts' delta; a run must account at the same delta
     accountant: str = DEFAULT_ACCOUNTANT  # the ledger accounts' accountant; likewise
@@ -41,6 +45,9 @@ class ApiSettings:
             raise ValueError(f"inline_row_limit must be in [1, max_rows={self.max_rows}], got {self.inline_row_limit}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if not 1024 <= self.max_image_body_bytes <= MAX_LAMBDA_IMAGE_BODY_BYTES:
+            raise ValueError(f"max_image_body_bytes must be in [1024, {MAX_LAMBDA_IMAGE_BODY_BYTES}] (Lambda's "
+                             f"payload limit, base64-encoded), got {self.max_image_body_bytes}")
         if not 1 <= self.presign_expiry_seconds <= MAX_PRESIGN_SECONDS:
             raise ValueError(f"presign_expiry_seconds must be in [1, {MAX_PRESIGN_SECONDS}]")
         self.defaults  # validates delta, accountant, rounds and quorum
@@ -78,6 +85,7 @@ class ApiSettings:
             inline_row_limit=int(env.get("API_INLINE_ROWS", defaults["inline_row_limit"].default)),
             max_rows=int(env.get("API_MAX_ROWS", defaults["max_rows"].default)),
             max_body_bytes=int(env.get("API_MAX_BODY_BYTES", defaults["max_body_bytes"].default)),
+            max_image_body_bytes=int(env.get("API_MAX_IMAGE_BODY_BYTES", defaults["max_image_body_bytes"].default)),
             presign_expiry_seconds=int(env.get("API_PRESIGN_EXPIRY_SECONDS",
                                                defaults["presign_expiry_seconds"].default)),
             delta=float(env.get("DELTA", defaults["delta"].default)),

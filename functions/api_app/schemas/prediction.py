@@ -1,4 +1,4 @@
-"""POST /predict and a model version's card (GET /models/{version}): request and response bodies."""
+"""POST /predict (rows as JSON; images are binary bodies) and a model card (GET /models/{version}): the bodies."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ class PredictRequest(RequestBody):
 
 class Predictions(BaseModel):
     version: str
-    task: str = Field(description="risk or survival")
-    columns: list[str] = Field(description="risk: p_<class> per class in schema order; survival: s_<time> per time")
-    predictions: list[dict[str, float]] = Field(description="one object per input row, in order")
+    task: str = Field(description="risk, survival or image")
+    columns: list[str] = Field(description="risk and image: p_<class> per class in schema (spec) order; survival: "
+                                           "s_<time> per time")
+    predictions: list[dict[str, float]] = Field(description="one object per input row or image, in order")
 
 
 class PrivacySummary(BaseModel):
