@@ -47,6 +47,7 @@ class DemoSpec:
     seed: int = 0
     no_dp: bool = False  # train without DP: the run asks for it and every simulated hospital opts out
     timeout_seconds: float = 3600
+    images: int = 2000  # the image task: built-in images over all hospitals, before the holdout
 
 
 def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress], None] | None = None,
@@ -54,22 +55,26 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
     """Run the demo into ``out_dir``; ``on_ready(sandbox, run_id)`` runs before the sandbox stops."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name, frame, schema = load_data(DATASET, None)
-    train, holdout = train_holdout_split(frame, HOLDOUT_SHARE, spec.seed)
-    parts = partition_dirichlet(train, spec.spokes, PARTITION_COLUMN, spec.seed, DEFAULT_ALPHA)
+    images = (spec.config.get("task") or {}).get("name") == "image"
+    if images:  # the built-in lesion images, each hospital's 20 % held out for scoring
+        name, schema, parts, train, holdout = _demo_images(spec)
+    else:
+        name, frame, schema = load_data(DATASET, None)
+        train, holdout = train_holdout_split(frame, HOLDOUT_SHARE, spec.seed)
+        parts = partition_dirichlet(train, spec.spokes, PARTITION_COLUMN, spec.seed, DEFAULT_ALPHA)
     started = time.time()
     with Sandbox(spec.spokes, workdir=out_dir / "sandbox") as sandbox:
         partitions = dict(zip(sandbox.spoke_ids, parts))
         for spoke_id, part in partitions.items():
-            sandbox.upload_table(spoke_id, part.to_csv(index=False).encode())
+            sandbox.upload_table(spoke_id, _encode_npz(part) if images else part.to_csv(index=False).encode())
         # Each hospital sets its own policy in its own account: cap at the run's target, opt-out with --no-dp.
         put_spoke_policies(sandbox.emulator, sandbox.deployment,
                            spoke_policies(sandbox.spoke_ids, spec.target_epsilon, allow_no_dp=spec.no_dp))
         run_id = f"demo-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         quorum = min(int(sandbox.hub.functions["aggregate"].environment["QUORUM"]), spec.spokes)
         privacy = {"target_epsilon": spec.target_epsilon, **({"enabled": False} if spec.no_dp else {})}
-        config = {"schema": DATASET, "rounds": spec.rounds, "quorum": quorum, "seed": spec.seed,
-                  **spec.config, "privacy": {**privacy, **spec.config.get("privacy", {})}}
+        config = {**({} if images else {"schema": DATASET}), "rounds": spec.rounds, "quorum": quorum,
+                  "seed": spec.seed, **spec.config, "privacy": {**privacy, **spec.config.get("privacy", {})}}
         execution = sandbox.start_run(run_id, config)
         result = _follow(sandbox, execution, run_id, spec.timeout_seconds, on_progress)
         services = sandbox.operator_services()
@@ -103,6 +108,26 @@ def run_demo(spec: DemoSpec, out_dir: Path, on_progress: Callable[[RunProgress],
         if on_ready is not None:
             on_ready(sandbox, run_id)
     return report
+
+
+def _demo_images(spec: DemoSpec):
+    """(name, schema, per-hospital training images, pooled training images, pooled holdout) of the built-in images."""
+    from fedcore.tasks.image.experiment import concatenate, hold_out, load_hospital_images
+    from fedcore.tasks.image.spec import image_schema
+
+    config = RunConfig.model_validate({"task": spec.config["task"]})
+    image = config.task.image_spec
+    hospitals = load_hospital_images("images:builtin", spec.spokes, image, spec.images, spec.seed)
+    split = [hold_out(part, HOLDOUT_SHARE, spec.seed + i) for i, part in enumerate(hospitals.values())]
+    parts = [pair[0] for pair in split]
+    return ("images:builtin", image_schema(image), parts, concatenate(parts),
+            concatenate([pair[1] for pair in split]))
+
+
+def _encode_npz(images) -> bytes:
+    from fedcore.tasks.image.data import encode_npz
+
+    return encode_npz(images)
 
 
 def serve_api(sandbox: Sandbox, port: int) -> None:

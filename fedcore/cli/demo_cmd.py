@@ -27,7 +27,8 @@ def register(commands) -> None:
     )
     defaults = RunConfig()
     p.add_argument("--rounds", type=int, default=defaults.rounds, help=f"training rounds (default {defaults.rounds})")
-    p.add_argument("--spokes", type=int, default=3, help="hospitals, each its own emulated account (default 3)")
+    p.add_argument("--spokes", type=int,
+                   help="hospitals, each its own emulated account (default 3; 5 for --task image, its five profiles)")
     p.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
                    help="epsilon per hospital over the whole run (default %(default)s)")
     p.add_argument("--no-dp", action="store_true",
@@ -42,7 +43,10 @@ def register(commands) -> None:
                    help=f"model family (default: {DEFAULT_FAMILY} with DP, diffusion without); "
                         "same as --config model.family")
     p.add_argument("--task", choices=tuple(DEMO_TASKS), default="synthesis",
-                   help="synthesis (default); risk predicts cens without days; survival models days and cens")
+                   help="synthesis (default); risk predicts cens without days; survival models days and cens "
+                        "(all on ACTG 175); image classifies the built-in lesion images (64 px, --images of them)")
+    p.add_argument("--images", type=int, default=2000,
+                   help="image: built-in images over all hospitals, before the 20%% holdout (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
     p.add_argument("--serve", action="store_true", help="after the run, keep the sandbox up and serve the API")
     p.add_argument("--port", type=int, default=8000, help="port for --serve (default %(default)s)")
@@ -53,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from sandbox import DemoSpec, run_demo  # the sandbox's public API; boto3 and moto only when asked for
 
     console = Console(stderr=True)
-    spec = DemoSpec(spokes=args.spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
-                    config=_with_task(_with_family(args.config, args.family), args.task), rows=args.rows, seed=args.seed, no_dp=args.no_dp)
+    spokes = args.spokes or (5 if args.task == "image" else 3)
+    if args.task != "image" and args.images != 2000:
+        raise SystemExit("demo: --images belongs to --task image")
+    spec = DemoSpec(spokes=spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
+                    config=_with_task(_with_family(args.config, args.family), args.task), rows=args.rows,
+                    seed=args.seed, no_dp=args.no_dp, images=args.images)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("federated rounds", total=spec.rounds, status="starting the sandbox")
@@ -94,7 +102,7 @@ def _print_summary(console: Console, report: dict, out: Path) -> None:
     table.add_column("value", justify="right")
     q, u, p = report.get("quality"), report.get("utility"), report.get("privacy", {})
     final = (report.get("metrics") or {}).get("final") or {}
-    for measure in ("auc", "accuracy", "f1", "c_index", "integrated_brier"):
+    for measure in ("auc", "accuracy", "f1", "loss", "c_index", "integrated_brier"):
         if final.get(measure) is not None:
             table.add_row(f"{measure} (holdout, exact)", _number(final[measure]))
     if q and u:
@@ -121,7 +129,8 @@ def _number(value) -> str:
 # the demo's table is ACTG 175: what each task reads from it
 DEMO_TASKS = {"synthesis": None,
               "risk": {"name": "risk", "target": "cens", "exclude": ["days"]},
-              "survival": {"name": "survival", "time": "days", "event": "cens"}}
+              "survival": {"name": "survival", "time": "days", "event": "cens"},
+              "image": {"name": "image"}}  # the built-in images, not ACTG 175
 
 
 def _with_task(config: dict, task: str) -> dict:
