@@ -45,30 +45,78 @@ def register(commands) -> None:
 
 def _register_tasks(targets) -> None:
     t = targets.add_parser(
-        "tasks", help="risk and survival on ACTG 175 (3 hospitals): federated vs central references, fairness",
+        "tasks", help="risk and survival on ACTG 175 (3 hospitals) and image on the built-in images (5 hospitals): "
+                      "federated vs central references, fairness, DP throughput",
         description="Full simulate runs of the predictive tasks at each epsilon: risk (cens without days) with "
         "FedAvg and FairFed, AUC and fairness gaps; survival (days, cens), C-index and integrated Brier score; "
-        "each beside central references (same model with and without DP, logistic regression or Cox PH).")
+        "each beside central references (same model with and without DP, logistic regression or Cox PH); image "
+        "(ResNet-18, 64 px, built-in images) accuracy and AUC beside the same network trained centrally, and "
+        "DP-SGD's images/s against non-DP training of the same network, side by side.")
+    t.add_argument("--tasks", default="risk,survival,image",
+                   help="comma list of risk, survival, image (default %(default)s)")
+    t.add_argument("--images", type=int, default=2000, help="image: built-in images (default %(default)s)")
     t.add_argument("--epsilons", default="3,none", help="comma list; none = no DP (default %(default)s)")
-    t.add_argument("--rounds", type=int, default=4, help="training rounds (default %(default)s)")
-    t.add_argument("--epochs", type=int, default=2, help="local epochs per round (default %(default)s)")
+    t.add_argument("--rounds", type=int, help="training rounds (default 4; image 3)")
+    t.add_argument("--epochs", type=int, help="local epochs per round (default 2; image 1)")
     t.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     t.set_defaults(handler=run_tasks)
 
 
 def run_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from fedcore.tasks.predictive.bench import run_task_bench
 
     epsilons = [None if e.strip() == "none" else float(e) for e in args.epsilons.split(",")]
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    unknown = sorted(set(tasks) - {"risk", "survival", "image"})
+    if unknown or not tasks:
+        raise SystemExit(f"bench tasks: unknown --tasks {unknown}; valid: risk, survival, image")
     console = Console(stderr=True)
-    rows = run_task_bench(epsilons, args.rounds, args.epochs,
-                          on_case=lambda row: console.print(f"done: {row['case']} epsilon {row['epsilon']}"))
+
+    def done(row: dict) -> None:
+        console.print(f"done: {row['case']} epsilon {row['epsilon']}")
+
+    tabular = tuple(t for t in tasks if t != "image")
+    rows = run_task_bench(epsilons, args.rounds or 4, args.epochs or 2, on_case=done, tasks=tabular) if tabular else []
+    image = None
+    if "image" in tasks:
+        from fedcore.tasks.image.bench import run_image_bench
+
+        image = run_image_bench(epsilons, args.rounds or 3, args.epochs or 1, args.images, on_case=done)
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps({"tabular": rows, "image": image}))
         return 0
+    if rows:
+        _print_tabular(rows)
+    if image:
+        _print_image(image)
+    return 0
+
+
+def _print_image(image: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="bench tasks: image (ResNet-18 GroupNorm, 64 px, built-in images, 5 hospitals), exact "
+                        "scores on the central holdout")
+    for column in ("epsilon", "federated", "central same (no DP)", "central DP same", "seconds"):
+        table.add_column(column)
+    for row in image["runs"]:
+        refs = row["references"]
+        table.add_row("none" if row["epsilon"] is None else f"{row['epsilon']:g}", _scores(row["federated"]),
+                      _scores(refs.get("central_same_model")), _scores(refs.get("central_dp_same_model")),
+                      f"{row['seconds']:.0f}")
+    Console(width=max(Console().width, 160)).print(table)
+    t = image["throughput"]
+    Console().print(f"DP-SGD throughput ({t['image_size']} px, batch {t['batch_size']}, {t['device']}): "
+                    f"{t['images_per_s_dp']} images/s vs {t['images_per_s_nondp']} without DP (ratio {t['ratio']})")
+
+
+def _print_tabular(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="bench tasks: ACTG 175, 3 hospitals, exact scores on the central holdout")
     for column in ("case", "epsilon", "federated", "central same", "central DP same", "central classic",
                    "DP diff (holdout)", "EO diff (holdout)"):
@@ -82,8 +130,7 @@ def run_tasks(args: argparse.Namespace) -> int:
                       _scores(refs.get("central_dp_same_model")), _scores(classic),
                       _scores({"gender": gaps.get("demographic_parity_difference")}),
                       _scores({"gender": gaps.get("equalized_odds_difference")}))
-    Console().print(table)
-    return 0
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def _scores(values: dict | None) -> str:

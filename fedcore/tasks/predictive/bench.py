@@ -17,24 +17,27 @@ RISK = {"name": "risk", "target": "cens", "exclude": ["days"]}
 SURVIVAL = {"name": "survival", "time": "days", "event": "cens"}
 
 
-def bench_cases(epsilons: list[float | None], rounds: int, epochs: int) -> list[tuple[str, RunConfig]]:
+def bench_cases(epsilons: list[float | None], rounds: int, epochs: int,
+                tasks: tuple[str, ...] = ("risk", "survival")) -> list[tuple[str, RunConfig]]:
     cases = []
     for epsilon in epsilons:
         privacy = {"enabled": False} if epsilon is None else {"target_epsilon": epsilon}
         common = {"rounds": rounds, "privacy": privacy, "training": {"epochs": epochs, "batch_size": 128,
                                                                       "learning_rate": 3e-3}}
-        for strategy in ("fedavg", "fairfed"):
-            cases.append((f"risk {strategy}", RunConfig(task=RISK, strategy=strategy, **common)))
-        cases.append(("survival fedavg", RunConfig(task=SURVIVAL, **common)))
+        if "risk" in tasks:
+            for strategy in ("fedavg", "fairfed"):
+                cases.append((f"risk {strategy}", RunConfig(task=RISK, strategy=strategy, **common)))
+        if "survival" in tasks:
+            cases.append(("survival fedavg", RunConfig(task=SURVIVAL, **common)))
     return cases
 
 
 def run_task_bench(epsilons: list[float | None], rounds: int = 4, epochs: int = 2, seed: int = 0,
-                   on_case=None) -> list[dict]:
+                   on_case=None, tasks: tuple[str, ...] = ("risk", "survival")) -> list[dict]:
     from fedcore.experiment import ExperimentSpec, run_experiment
 
     rows = []
-    for label, config in bench_cases(epsilons, rounds, epochs):
+    for label, config in bench_cases(epsilons, rounds, epochs, tasks):
         config = config.model_copy(update={"seed": seed})
         with tempfile.TemporaryDirectory() as out:
             report = run_experiment(ExperimentSpec(data="actg175", spokes=3, config=config), Path(out))
