@@ -48,3 +48,23 @@ def test_the_demo_runs_the_round_loop_and_writes_a_scored_report(tmp_path, capsy
     assert main(["audit", "verify", str(out / "audit.jsonl")]) == 0
     assert capsys.readouterr().out.strip() == f"ok {report['sandbox']['audit_entries']} entries"
     assert main(["audit", "verify", str(out / "audit.jsonl"), "--head", report["sandbox"]["audit_head"]]) == 0
+
+
+def test_the_image_demo_runs_through_the_state_machine_and_scores_the_held_out_images(tmp_path):
+    # Arrange: a few built-in images at 32 px, one round (the default run is 2,000 images at 64 px)
+    out = tmp_path / "image"
+    config = json.dumps({"task": {"name": "image", "image": {"size": 32}}})
+
+    # Act
+    code = main(["demo", "--task", "image", "--images", "120", "--rounds", "1", "--config", config,
+                 "--out", str(out)])
+
+    # Assert
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["status"] == "COMPLETED" and report["task"] == "image"
+    assert set(report["privacy"]["epsilon"]) == {f"hosp-{c}" for c in "abcde"}  # five hospitals by default
+    assert all(0 < eps <= 3.0 * 1.001 for eps in report["privacy"]["epsilon"].values())
+    assert 0.0 <= report["metrics"]["final"]["auc"] <= 1.0
+    assert [r["kind"] for r in report["metrics"]["rounds"]] == ["train", "evaluate"]
+    assert report["model_card"]["task"] == "image"
