@@ -5,6 +5,7 @@ Environments differ only in these values; stacks and constructs never branch on 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -75,29 +76,93 @@ class Training:
         _require(0 < self.delta < 1, "training", "delta must be in (0, 1)")
 
 
-@dataclass(frozen=True)
-class BatchSettings:
-    """The spoke GPU queue and trainer job."""
+# The classes of each spoke's two Batch queues; a run picks one (fedcore's task.compute_class).
+COMPUTE_CLASSES = ("cpu", "gpu")
+# NVIDIA GPU instance families (g4dn, g5, g6e, gr6, p4d, p5, ...): a GPU class launches only these.
+_GPU_FAMILY = re.compile(r"^(g|gr|p)\d")
+# Graviton families carry a "g" after the generation (c7g, m6gd, t4g, g5g): the trainer image is linux/amd64.
+_ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z-]*g[a-z-]*\.")
 
-    instance_types: tuple[str, ...]  # GPU instance types the compute environment may launch
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """One compute class of a spoke: its Batch compute environment (0 vCPUs when idle) and trainer job size."""
+
+    compute_class: str  # "cpu" or "gpu": which queue and job definition these settings size
+    instance_types: tuple[str, ...]  # x86_64 instance types the compute environment may launch
     max_vcpus: int  # upper bound of the compute environment; the minimum is always 0
     job_vcpus: int  # vCPUs per trainer job
-    job_memory_mib: int  # memory per trainer job
-    job_gpus: int  # GPUs per trainer job
-    job_timeout_minutes: int  # Batch kills a job after this long
+    job_memory_mib: int  # memory per trainer job; below the instance's memory less what ECS keeps for itself
+    job_gpus: int  # GPUs per trainer job: >= 1 on the gpu class, 0 on the cpu class
+    volume_gib: int  # encrypted root volume of each instance: the ECS AMI plus the trainer image (CUDA, ~10 GB)
+
+    def __post_init__(self) -> None:
+        where = f"batch.{self.compute_class}"
+        _require(self.compute_class in COMPUTE_CLASSES, "batch", f"unknown compute class {self.compute_class!r}")
+        _require(len(self.instance_types) > 0, where, "instance_types must not be empty")
+        for instance_type in self.instance_types:
+            _require(bool(_INSTANCE_TYPE.match(instance_type)), where, f"bad instance type {instance_type!r}")
+            _require(not _ARM_FAMILY.match(instance_type), where,
+                     f"{instance_type!r} is an arm64 (Graviton) type; the trainer image is linux/amd64")
+            gpu_type = bool(_GPU_FAMILY.match(instance_type))
+            _require(gpu_type == (self.compute_class == "gpu"), where,
+                     f"{instance_type!r} is {'a GPU' if gpu_type else 'not a GPU'} instance type"
+                     f" and this is the {self.compute_class} class")
+        _require(self.job_vcpus >= 1, where, "job_vcpus must be >= 1")
+        if self.compute_class == "gpu":
+            _require(self.job_gpus >= 1, where, "job_gpus must be >= 1")
+        else:
+            _require(self.job_gpus == 0, where, "job_gpus must be 0 (the cpu class launches no GPU instances)")
+        _require(self.max_vcpus >= self.job_vcpus, where, "max_vcpus must be >= job_vcpus")
+        _require(self.job_memory_mib >= 1024, where, "job_memory_mib must be >= 1024")
+        _require(30 <= self.volume_gib <= 16384, where, "volume_gib must be in [30, 16384] (the ECS AMI needs 30)")
+
+
+# What an environment's batch.<class> block leaves out.
+DEFAULT_COMPUTE = {
+    "gpu": ComputeSettings(
+        compute_class="gpu",
+        instance_types=("g4dn.xlarge",),  # one NVIDIA T4, 4 vCPUs, 16 GiB: the smallest GPU instance
+        max_vcpus=8,  # two concurrent jobs
+        job_vcpus=4,
+        job_memory_mib=14336,  # g4dn.xlarge less what ECS and the agent keep
+        job_gpus=1,
+        volume_gib=200,
+    ),
+    "cpu": ComputeSettings(
+        compute_class="cpu",
+        instance_types=("c7i.xlarge", "m7i.xlarge"),  # 4 vCPUs, 8 and 16 GiB: tabular DP-SGD and marginals
+        max_vcpus=8,  # two concurrent jobs
+        job_vcpus=4,
+        job_memory_mib=6144,  # fits c7i.xlarge (8 GiB) less what ECS and the agent keep
+        job_gpus=0,
+        volume_gib=100,  # the same (CUDA) image as the gpu class, without the GPU AMI's drivers
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Each spoke's two Batch queues (one per compute class) and what their trainer jobs share."""
+
+    gpu: ComputeSettings  # image task by default (fedcore's task.compute_class)
+    cpu: ComputeSettings  # every other task by default
+    job_timeout_minutes: int  # Batch kills a job after this long (either class)
     queue_wait_minutes: int  # extra time a Task allows for scale-up and queueing before it times out
     data_key: str  # object key of the patient table in each spoke's data bucket
 
     def __post_init__(self) -> None:
-        _require(len(self.instance_types) > 0, "batch", "instance_types must not be empty")
-        for instance_type in self.instance_types:
-            _require(bool(_INSTANCE_TYPE.match(instance_type)), "batch", f"bad instance type {instance_type!r}")
-        _require(self.job_vcpus >= 1 and self.job_gpus >= 1, "batch", "job_vcpus and job_gpus must be >= 1")
-        _require(self.max_vcpus >= self.job_vcpus, "batch", "max_vcpus must be >= job_vcpus")
-        _require(self.job_memory_mib >= 1024, "batch", "job_memory_mib must be >= 1024")
+        _require(self.gpu.compute_class == "gpu" and self.cpu.compute_class == "cpu", "batch",
+                 "gpu and cpu must hold the settings of their own class")
         _require(self.job_timeout_minutes >= 1, "batch", "job_timeout_minutes must be >= 1")
         _require(self.queue_wait_minutes >= 0, "batch", "queue_wait_minutes must be >= 0")
         _require(bool(self.data_key) and not self.data_key.startswith("/"), "batch", "data_key must be a relative key")
+
+    def compute(self, compute_class: str) -> ComputeSettings:
+        """The settings of one class ("cpu" or "gpu")."""
+        if compute_class not in COMPUTE_CLASSES:
+            raise ValueError(f"unknown compute class {compute_class!r}; valid: {', '.join(COMPUTE_CLASSES)}")
+        return self.gpu if compute_class == "gpu" else self.cpu
 
 
 @dataclass(frozen=True)
@@ -227,7 +292,8 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
     _require(not unknown, where, f"unknown keys {sorted(unknown)}")
     hub = _section(raw, "hub", where, {"account", "region"})
     training = _section(raw, "training", where, {"rounds", "quorum", "default_epsilon", "delta"})
-    batch = _section(raw, "batch", where, {f.name for f in BatchSettings.__dataclass_fields__.values()})
+    _reject_single_queue_batch(raw, where)
+    batch = _section(raw, "batch", where, {f.name for f in dataclasses.fields(BatchSettings)})
     api = _section(raw, "api", where, {f.name for f in ApiGatewaySettings.__dataclass_fields__.values()})
     ops = _section(raw, "operations", where, {f.name for f in Operations.__dataclass_fields__.values()})
     training_settings = Training(  # first: the spokes' defaults come from it
@@ -260,9 +326,8 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
         return {key: _take(block, block_where, key, kind) for key, kind in types.items()}
 
     batch_values = fields(batch, f"{where}.batch", {
-        "max_vcpus": int, "job_vcpus": int, "job_memory_mib": int, "job_gpus": int,
         "job_timeout_minutes": int, "queue_wait_minutes": int, "data_key": str})
-    instance_types = _take(batch, f"{where}.batch", "instance_types", list)
+    compute = {name: _compute_settings(batch, f"{where}.batch", name) for name in COMPUTE_CLASSES}
     return EnvironmentConfig(
         name=name,
         project=project,
@@ -270,10 +335,38 @@ def _parse_environment(name: str, project: str, raw: Any) -> EnvironmentConfig:
         hub_region=_take(hub, f"{where}.hub", "region", str),
         spokes=tuple(spokes),
         training=training_settings,
-        batch=BatchSettings(instance_types=tuple(str(t) for t in instance_types), **batch_values),
+        batch=BatchSettings(**compute, **batch_values),
         api=ApiGatewaySettings(**fields(api, f"{where}.api", {
             "throttle_rate": float, "throttle_burst": int, "waf_rate_limit": int, "reserved_concurrency": int})),
         operations=Operations(**fields(ops, f"{where}.operations", {
             "alarm_email": str, "log_retention_days": int, "update_retention_days": int,
             "function_concurrency": int, "max_azs": int, "run_timeout_hours": int, "termination_protection": bool})),
     )
+
+
+_PER_CLASS_KEYS = {f.name for f in dataclasses.fields(ComputeSettings)} - {"compute_class"}
+
+
+def _reject_single_queue_batch(raw: Mapping[str, Any], where: str) -> None:
+    """A batch block written for the single GPU queue names its sizes at the top; say where they went."""
+    batch = raw.get("batch")
+    flat = sorted(_PER_CLASS_KEYS & set(batch)) if isinstance(batch, Mapping) else []
+    _require(not flat, f"{where}.batch",
+             f"{flat} are settings of one compute class now: move them into batch.gpu (the former single "
+             "queue) and give batch.cpu its own (or leave it out for the defaults)")
+
+
+def _compute_settings(batch: Mapping[str, Any], where: str, compute_class: str) -> ComputeSettings:
+    """batch.<class>: each key left out (or the whole block) is the class's default (DEFAULT_COMPUTE)."""
+    default = DEFAULT_COMPUTE[compute_class]
+    if compute_class not in batch:
+        return default
+    block = _section(batch, compute_class, where, _PER_CLASS_KEYS)
+    block_where = f"{where}.{compute_class}"
+    values: dict[str, Any] = {key: _take(block, block_where, key, int) for key in
+                              ("max_vcpus", "job_vcpus", "job_memory_mib", "job_gpus", "volume_gib") if key in block}
+    if "instance_types" in block:
+        types = _take(block, block_where, "instance_types", list)
+        _require(all(isinstance(t, str) for t in types), block_where, "instance_types must be strings")
+        values["instance_types"] = tuple(types)
+    return dataclasses.replace(default, **values)

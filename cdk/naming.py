@@ -8,13 +8,22 @@ place those names are spelled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
-from cdk.config import EnvironmentConfig, Spoke
+from cdk.config import COMPUTE_CLASSES, EnvironmentConfig, Spoke
 
 # Spelled again here because cdk/ imports nothing from fedcore (DESIGN.md section 2); tests check that
 # they equal fedcore.runtime.spoke_policy.policy_parameter_name and fedcore.aws.s3_ledger's key.
 SPOKE_POLICY_PARAMETER = "/fedcore/spoke/{spoke_id}/policy"
 LOCAL_LEDGER_KEY = "privacy-ledger/{spoke_id}.json"
+
+
+@dataclass(frozen=True)
+class SpokeQueue:
+    """One of a spoke's Batch queues and the trainer job definition sized for it."""
+
+    job_queue_arn: str
+    job_definition: str  # name; Batch resolves the latest active revision
 
 
 @dataclass(frozen=True)
@@ -25,18 +34,19 @@ class SpokeEndpoints:
     account: str
     job_role_arn: str  # trainer job role: the only spoke principal the hub's bucket and key trust
     launch_role_arn: str  # assumed by the state machine to submit Batch jobs (Credentials.RoleArn)
-    job_queue_arn: str
-    job_definition: str  # name; Batch resolves the latest active revision
+    queues: Mapping[str, SpokeQueue]  # compute class ("cpu", "gpu") -> its queue and job definition
     epsilon_limit: float
 
     def as_map_item(self) -> dict[str, object]:
-        """The spoke descriptor that InitRun returns and the training Map iterates over."""
+        """The spoke descriptor the hub's functions get (SPOKES). InitRun returns each with the queue and job
+        definition of the run's compute class chosen (job_queue_arn, job_definition, compute_class): the
+        training Map iterates over those."""
         return {
             "spoke_id": self.spoke_id,
             "account": self.account,
             "launch_role_arn": self.launch_role_arn,
-            "job_queue_arn": self.job_queue_arn,
-            "job_definition": self.job_definition,
+            "queues": {name: {"job_queue_arn": queue.job_queue_arn, "job_definition": queue.job_definition}
+                       for name, queue in sorted(self.queues.items())},
             "epsilon_limit": self.epsilon_limit,
         }
 
@@ -114,11 +124,21 @@ class Names:
     def launch_role(self, spoke: Spoke) -> str:
         return f"{self.prefix}-{spoke.id}-launch"
 
-    def job_queue(self, spoke: Spoke) -> str:
-        return f"{self.prefix}-{spoke.id}-gpu"
+    def job_queue(self, spoke: Spoke, compute_class: str) -> str:
+        return f"{self.prefix}-{spoke.id}-{_known(compute_class)}"
 
-    def job_definition(self, spoke: Spoke) -> str:
-        return f"{self.prefix}-{spoke.id}-trainer"
+    def job_queue_arn(self, spoke: Spoke, compute_class: str) -> str:
+        return f"{self._batch_arn(spoke)}:job-queue/{self.job_queue(spoke, compute_class)}"
+
+    def job_definition(self, spoke: Spoke, compute_class: str) -> str:
+        return f"{self.prefix}-{spoke.id}-trainer-{_known(compute_class)}"
+
+    def job_definition_arn(self, spoke: Spoke, compute_class: str) -> str:
+        """Without a revision: IAM grants on it name revisions as `<arn>:<revision>`."""
+        return f"{self._batch_arn(spoke)}:job-definition/{self.job_definition(spoke, compute_class)}"
+
+    def _batch_arn(self, spoke: Spoke) -> str:
+        return f"arn:{self.partition}:batch:{spoke.region}:{spoke.account}"
 
     def spoke_policy_parameter(self, spoke: Spoke) -> str:
         """The SSM parameter (in the spoke's account) holding the hospital's own epsilon cap and DP opt-out."""
@@ -140,11 +160,16 @@ class Names:
             account=spoke.account,
             job_role_arn=f"{iam}/{self.job_role(spoke)}",
             launch_role_arn=f"{iam}/{self.launch_role(spoke)}",
-            job_queue_arn=(f"arn:{self.partition}:batch:{spoke.region}:{spoke.account}"
-                           f":job-queue/{self.job_queue(spoke)}"),
-            job_definition=self.job_definition(spoke),
+            queues={name: SpokeQueue(self.job_queue_arn(spoke, name), self.job_definition(spoke, name))
+                    for name in COMPUTE_CLASSES},
             epsilon_limit=spoke.epsilon_limit,
         )
 
     def all_spoke_endpoints(self) -> tuple[SpokeEndpoints, ...]:
         return tuple(self.spoke_endpoints(spoke) for spoke in self.config.spokes)
+
+
+def _known(compute_class: str) -> str:
+    if compute_class not in COMPUTE_CLASSES:
+        raise ValueError(f"unknown compute class {compute_class!r}; valid: {', '.join(COMPUTE_CLASSES)}")
+    return compute_class

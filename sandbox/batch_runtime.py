@@ -8,7 +8,8 @@ environment. Then what a runtime provides (as the ECS agent does in AWS): creden
 the job role (so it acts in the spoke's own account), the emulator endpoint, and its share of the
 machine's cores. Its exit status decides the job (0 SUCCEEDED, else FAILED with the last line it
 logged as the status reason); its output goes to ``<log_dir>/<job name>-<job id>.log``. The job
-definition's attempt timeout is enforced.
+definition's attempt timeout is enforced. A job runs the same way whichever of its hospital's queues
+(cpu or gpu, the run's compute class) it was submitted to; ``runs`` records the queue.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class JobRun:
     seconds: float
     exit_code: int
     log_path: Path
+    job_queue_arn: str = ""  # the queue it was submitted to: its run's compute class (the same process either way)
 
 
 @dataclass
@@ -105,7 +107,7 @@ class BatchRuntime:
                 with self._lock:
                     self._processes.discard(process)
         self.runs.append(JobRun(request.environment.get("RUN_ID", ""), request.spoke_id, job.job_name, started,
-                                time.time() - started, exit_code, log_path))
+                                time.time() - started, exit_code, log_path, job.job_queue_arn))
         return JobOutcome(exit_code, reason)
 
     def kill_all(self) -> None:

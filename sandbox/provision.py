@@ -3,12 +3,13 @@
 Each resource the round loop touches is created from its own template properties, in its own
 account: IAM roles, KMS keys and aliases, named S3 buckets, DynamoDB tables, the container-image
 Lambda functions (with their resolved environment), the state machine (its definition exported by
-``cdk.asl_export`` against the created function ARNs), and per spoke the Batch queue, job
-definition and the hospital's policy parameter (its epsilon cap and DP opt-out, which the trainer
-reads with the job role's credentials in the spoke's account). ``put_spoke_policies`` lets the
-simulated hospitals replace their policy, as a hospital's administrator would. Every role gets its
-identity policies from the template (``role_policies_for_moto``), and moto's access control checks each
-request of a function, job or Task against them. Networking, logging, alarms, backups and the API front
+``cdk.asl_export`` against the created function ARNs), and per spoke its two Batch queues (cpu and
+gpu, each on its own compute environment), their job definitions and the hospital's policy parameter
+(its epsilon cap and DP opt-out, which the trainer reads with the job role's credentials in the
+spoke's account). ``put_spoke_policies`` lets the simulated hospitals replace their policy, as a
+hospital's administrator would. Every role gets its identity policies from the template
+(``role_policies_for_moto``), and moto's access control checks each request of a function, job or
+Task against them. Networking, logging, alarms, backups and the API front
 door are not emulated, nor are bucket and key policies (moto ignores resource policies).
 """
 
@@ -59,8 +60,8 @@ class SpokeDeployment:
     account: str
     data_bucket: str
     data_key: str
-    job_queue_arn: str
-    job_definition: str
+    job_queues: dict[str, str]  # compute class ("cpu", "gpu") -> its queue's ARN
+    job_definitions: dict[str, str]  # compute class -> its trainer job definition's name
     job_role_arn: str
     launch_role_arn: str
 
@@ -306,12 +307,14 @@ def _hub_deployment(stack: StackTemplate, resolver: Resolver) -> HubDeployment:
 
 
 def _spoke_deployment(descriptor: dict, stack: StackTemplate, resolver: Resolver) -> SpokeDeployment:
-    ((_, job_definition),) = resources_of_type(stack.template, "AWS::Batch::JobDefinition")
-    container = job_definition["ContainerProperties"]
+    # Every class's job definition runs the same image with the same environment and job role.
+    container = next(props for _, props in resources_of_type(stack.template, "AWS::Batch::JobDefinition"))[
+        "ContainerProperties"]
     env = {e["Name"]: str(resolver.resolve(e["Value"])) for e in container.get("Environment", [])}
+    queues = descriptor["queues"]
     return SpokeDeployment(
         spoke_id=descriptor["spoke_id"], account=stack.account, data_bucket=env["DATA_BUCKET"],
-        data_key=env["DATA_KEY"], job_queue_arn=descriptor["job_queue_arn"],
-        job_definition=descriptor["job_definition"], job_role_arn=resolver.resolve(container["JobRoleArn"]),
-        launch_role_arn=descriptor["launch_role_arn"],
+        data_key=env["DATA_KEY"], job_queues={name: queue["job_queue_arn"] for name, queue in queues.items()},
+        job_definitions={name: queue["job_definition"] for name, queue in queues.items()},
+        job_role_arn=resolver.resolve(container["JobRoleArn"]), launch_role_arn=descriptor["launch_role_arn"],
     )

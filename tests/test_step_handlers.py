@@ -132,3 +132,65 @@ def test_setup_merge_and_aggregate_of_an_unknown_run_fail_clearly(deployment):
         setup_merge.handler({"run_id": "nope", "reports": []}, Context())
     with pytest.raises(Exception, match="nope"):
         aggregate.handler({"run_id": "nope", "round": 1, "results": []}, Context())
+
+
+# The deployment's descriptors as the hub stack writes SPOKES (cdk.naming.SpokeEndpoints.as_map_item).
+QUEUED_SPOKES = [
+    {"spoke_id": spoke, "account": account, "launch_role_arn": f"arn:aws:iam::{account}:role/{spoke}-launch",
+     "epsilon_limit": 5.0,
+     "queues": {c: {"job_queue_arn": f"arn:aws:batch:{REGION}:{account}:job-queue/{spoke}-{c}",
+                    "job_definition": f"{spoke}-trainer-{c}"} for c in ("cpu", "gpu")}}
+    for spoke, account in (("hosp-a", "222222222222"), ("hosp-b", "333333333333"))]
+
+
+def _image_schema() -> dict:
+    from fedcore.tasks.image.spec import ImageSpec, image_schema
+
+    return image_schema(ImageSpec()).to_dict()
+
+
+@pytest.mark.parametrize(("task", "compute_class"), [
+    ({"name": "image"}, "gpu"),
+    ({"name": "risk", "target": "cens"}, "cpu"),
+    ({"name": "synthesis"}, "cpu"),
+    ({"name": "synthesis", "compute": "gpu"}, "gpu"),  # a run may ask for the other class
+])
+def test_the_runs_task_picks_the_queue_and_job_definition_every_spoke_job_is_submitted_with(
+        deployment, monkeypatch, task, compute_class):
+    # Arrange
+    from functions import budget_gate, init_run
+
+    monkeypatch.setenv("SPOKES", json.dumps(QUEUED_SPOKES))
+    schema = _image_schema() if task["name"] == "image" else "actg175"
+
+    # Act: the state machine passes InitRun's spokes ($.run.spokes) to the gate, the gate's to SubmitJob
+    answer = init_run.handler({"run_id": "r1", "config": {"schema": schema, "task": task}}, Context())
+    gate = budget_gate.handler({"run_id": "r1", "round": 0, "spokes": answer["spokes"]}, Context())
+
+    # Assert
+    assert answer["compute_class"] == compute_class
+    assert [(s["spoke_id"], s["compute_class"], s["job_queue_arn"], s["job_definition"])
+            for s in gate["eligible_spokes"]] == [
+        (d["spoke_id"], compute_class, d["queues"][compute_class]["job_queue_arn"],
+         d["queues"][compute_class]["job_definition"]) for d in QUEUED_SPOKES]
+    assert all("queues" not in s for s in answer["spokes"])
+
+
+def test_a_single_queue_descriptor_is_a_gpu_queue_and_a_cpu_run_on_it_is_refused_before_anything_is_written(
+        deployment, monkeypatch):
+    # Arrange: a descriptor from before each hospital had two queues
+    from functions import init_run
+
+    old = [{"spoke_id": s, "job_queue_arn": f"arn:aws:batch:{REGION}:222222222222:job-queue/{s}-gpu",
+            "job_definition": f"{s}-trainer"} for s in ("hosp-a", "hosp-b")]
+    monkeypatch.setenv("SPOKES", json.dumps(old))
+
+    # Act
+    gpu = init_run.handler({"run_id": "g1", "config": {"schema": "actg175", "task": {"compute": "gpu"}}}, Context())
+    with pytest.raises(ValueError, match="spoke 'hosp-a' has no cpu queue \\(it offers gpu\\)"):
+        init_run.handler({"run_id": "c1", "config": {"schema": "actg175"}}, Context())
+
+    # Assert
+    assert [(s["compute_class"], s["job_queue_arn"], s["job_definition"]) for s in gpu["spokes"]] == [
+        ("gpu", d["job_queue_arn"], d["job_definition"]) for d in old]
+    assert _services("api").runs.get_run("c1") is None

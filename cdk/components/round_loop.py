@@ -4,8 +4,10 @@ Start an execution per run with the run id as the execution name (StartExecution
 and input {"run_id": str, "config": {...}}. The state document grows as follows:
 
   InitRun        payload {run_id, config}
-                 -> $.run = {spokes: [descriptor], config_sha256: str}
-                 descriptor = {spoke_id, account, launch_role_arn, job_queue_arn, job_definition, epsilon_limit}
+                 -> $.run = {spokes: [descriptor], compute_class: "cpu" | "gpu", config_sha256: str}
+                 descriptor = {spoke_id, account, launch_role_arn, epsilon_limit, compute_class,
+                 job_queue_arn, job_definition}: the deployment's descriptor (SPOKES, one queue and job
+                 definition per compute class) with those of the run's class (config task.compute_class) chosen
                  config_sha256: of the config as the runs table records it (the source); every job checks
                  the copy it reads, models/<run>/config.json, against it
   SetupBudgetGate / BudgetGate
@@ -78,7 +80,8 @@ class RoundLoop(Construct):
                         "$.final")
 
         init = call("InitRun", init_run, {"run_id.$": "$.run_id", "config.$": "$.config"}, "$.run",
-                    {"spokes.$": "$.Payload.spokes", "config_sha256.$": "$.Payload.config_sha256"})
+                    {"spokes.$": "$.Payload.spokes", "compute_class.$": "$.Payload.compute_class",
+                     "config_sha256.$": "$.Payload.config_sha256"})
         setup_gate = gate("SetupBudgetGate", {"round": 0})
         setup_stats = spoke_map(self, "SetupStats", items_path="$.gate.eligible_spokes", round_path="$.gate.round",
                                 job=spoke_job_task(self, "SubmitStatsJob", mode="stats", timeout=job_timeout))

@@ -62,7 +62,7 @@ def spoke_job_task(scope: Construct, state_id: str, *, mode: str, timeout: Durat
 
     Runs inside a Map whose item is {"run_id", "round", "config_sha256", "spoke": {descriptor}}; the
     launch role, job queue and job definition all come from the item because every spoke is a different
-    account. The trainer reads RUN_ID, ROUND, SPOKE_ID, TRAINER_MODE ("stats" or "train") and
+    account, and the queue and job definition are those of the run's compute class (InitRun chose them). The trainer reads RUN_ID, ROUND, SPOKE_ID, TRAINER_MODE ("stats" or "train") and
     CONFIG_SHA256 (the run's published config must have it) from its environment. Output: the item plus
     "job": {"job_id", "status"}.
     """

@@ -5,6 +5,8 @@ Both have fixed names (naming.Names) because the hub refers to them from another
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -73,13 +75,13 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
     return role
 
 
-def launch_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, job_queue_arn: str,
-                job_definition_name: str) -> ManagedPolicyRole:
+def launch_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, job_queue_arns: Sequence[str],
+                job_definition_names: Sequence[str]) -> ManagedPolicyRole:
     """Trusted only by the hub state machine's role (with the state machine ARN as external id); may only
-    submit this spoke's job definition (any revision) to this spoke's queue (SubmitJob authorizes both
-    resources), describe jobs and terminate jobs. It holds no SSM, IAM, S3 or KMS permission, so the hub
-    can never change the hospital's policy parameter; what it can still send, job environment and
-    command overrides, the trainer's image and allow-list neutralize (README.md, "Security")."""
+    submit this spoke's job definitions (any revision) to this spoke's queues, one of each per compute class
+    (SubmitJob authorizes both resources), describe jobs and terminate jobs. It holds no SSM, IAM, S3 or KMS
+    permission, so the hub can never change the hospital's policy parameter; what it can still send, job
+    environment and command overrides, the trainer's image and allow-list neutralize (README.md, "Security")."""
     partition = Stack.of(scope).partition
     batch_arn = f"arn:{partition}:batch:{spoke.region}:{spoke.account}"
     role = ManagedPolicyRole(
@@ -92,11 +94,11 @@ def launch_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spo
             "StringEquals": {"sts:ExternalId": names.state_machine_arn},
         }),
     )
-    definitions = [f"{batch_arn}:job-definition/{job_definition_name}",
-                   f"{batch_arn}:job-definition/{job_definition_name}:*"]
+    definitions = [arn for name in job_definition_names
+                   for arn in (f"{batch_arn}:job-definition/{name}", f"{batch_arn}:job-definition/{name}:*")]
     jobs = f"{batch_arn}:job/*"
     role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["batch:SubmitJob"], resources=[job_queue_arn, *definitions]))
+        actions=["batch:SubmitJob"], resources=[*job_queue_arns, *definitions]))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["batch:TerminateJob"], resources=[jobs]))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]))
     nag.acknowledge_wildcard_resources(role, [*definitions, jobs], nag.Reason.RUNTIME_IDS)

@@ -1,4 +1,4 @@
-"""One hospital's stack, deployed in its own account: private data, private network, GPU training."""
+"""One hospital's stack, deployed in its own account: private data, private network, CPU and GPU training."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cdk.config import EnvironmentConfig, Spoke
-from cdk.components.batch_training import BatchTraining
+from cdk.components.batch_training import SpokeTraining
 from cdk.components.container_function import REPO_ROOT
 from cdk.components.encryption import platform_key
 from cdk.components.private_network import PrivateNetwork
@@ -71,12 +71,12 @@ class SpokeStack(PlatformStack):
                                      "max_delta": spoke.max_delta}, sort_keys=True))
         job_role = trainer_job_role(self, "JobRole", names=names, spoke=spoke, data_bucket=data,
                                     data_key=config.batch.data_key, spoke_key=key)
-        training = BatchTraining(
-            self, "Training", settings=config.batch, vpc=network.vpc, subnets=network.subnets,
+        training = SpokeTraining(
+            self, "Training", settings=config.batch, names=names, spoke=spoke, vpc=network.vpc,
+            subnets=network.subnets,
             image=ecs.ContainerImage.from_asset(str(REPO_ROOT), file=TRAINER_DOCKERFILE,
                                                 platform=ecr_assets.Platform.LINUX_AMD64),
             job_role=job_role, key=key, log_retention_days=ops.log_retention_days,
-            queue_name=names.job_queue(spoke), job_definition_name=names.job_definition(spoke),
             # Locations only: a SubmitJob override can replace any of them, so none may carry privacy settings
             # (those are in the policy parameter); the job role's IAM bounds what an overridden location reaches.
             environment={
@@ -86,8 +86,12 @@ class SpokeStack(PlatformStack):
                 "DATA_KEY": config.batch.data_key,
                 "AWS_DEFAULT_REGION": spoke.region,
             })
-        launch_role(self, "LaunchRole", names=names, spoke=spoke, job_queue_arn=training.job_queue.job_queue_arn,
-                    job_definition_name=names.job_definition(spoke))
+        # The hospital owns both queues; the hub's launch role may submit to either, and to nothing else.
+        launch_role(self, "LaunchRole", names=names, spoke=spoke,
+                    job_queue_arns=[c.job_queue.job_queue_arn for c in training.classes.values()],
+                    job_definition_names=[names.job_definition(spoke, name) for name in training.classes])
 
         CfnOutput(self, "DataBucketName", value=data.bucket_name)
-        CfnOutput(self, "JobQueueArn", value=training.job_queue.job_queue_arn)
+        for name, compute in training.classes.items():
+            CfnOutput(self, f"{name.capitalize()}JobQueueArn", value=compute.job_queue.job_queue_arn,
+                      description=f"The {name} trainer queue")

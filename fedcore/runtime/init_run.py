@@ -34,6 +34,8 @@ def init_run(
     cfg = spec.config
     if len(spokes) < cfg.quorum:
         raise ValueError(f"{len(spokes)} spokes cannot meet a quorum of {cfg.quorum}")
+    compute_class = cfg.task.compute_class
+    launches = launch_entries(spokes, compute_class)
     if cfg.privacy.enabled:
         for spoke in spokes:
             services.ledger.require_settings(spoke["spoke_id"], cfg.privacy.accountant, cfg.privacy.delta)
@@ -58,7 +60,31 @@ def init_run(
     services.audit.append("hub", "run.started", f"run/{run_id}/started",
                           {"run_id": run_id, "spokes": record["spokes"], "rounds": cfg.rounds})
     return {"run_id": run_id, "round": 0, "rounds": task_of(cfg).total_rounds(cfg), "quorum": cfg.quorum,
-            "spokes": spokes, "config_sha256": spec.config_sha256}
+            "spokes": launches, "compute_class": compute_class, "config_sha256": spec.config_sha256}
+
+
+def launch_entries(spokes: list[dict], compute_class: str) -> list[dict]:
+    """Each spoke descriptor with the Batch queue and job definition of the run's compute class chosen
+    (``job_queue_arn``, ``job_definition``, ``compute_class``): the state machine submits the spoke's jobs
+    there. A deployment's descriptor offers one per class under ``queues``; one with a single top-level
+    queue (before each hospital had a CPU and a GPU queue) offers a GPU queue only. A descriptor that
+    names no queue at all (the in-process driver's) is returned as it is."""
+    entries = []
+    for spoke in spokes:
+        queues = spoke.get("queues")
+        if queues is None and "job_queue_arn" in spoke:
+            queues = {"gpu": {"job_queue_arn": spoke["job_queue_arn"], "job_definition": spoke["job_definition"]}}
+        if queues is None:
+            entries.append(dict(spoke))
+            continue
+        if compute_class not in queues:
+            raise ValueError(f"spoke {spoke['spoke_id']!r} has no {compute_class} queue (it offers "
+                             f"{', '.join(sorted(queues)) or 'none'}); set the run's task.compute to one it offers")
+        chosen = queues[compute_class]
+        entry = {key: value for key, value in spoke.items() if key != "queues"}
+        entries.append({**entry, "compute_class": compute_class, "job_queue_arn": chosen["job_queue_arn"],
+                        "job_definition": chosen["job_definition"]})
+    return entries
 
 
 def _publish(services: HubServices, spec: RunSpec) -> None:

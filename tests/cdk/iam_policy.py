@@ -39,7 +39,7 @@ class StackResolver:
             return self._ref(value["Ref"])
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
-            return self.arn(logical_id) if attribute == "Arn" else f"{logical_id}.{attribute}"
+            return self.arn(logical_id) if attribute in ("Arn", "JobQueueArn") else f"{logical_id}.{attribute}"
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self.resolve(p)) for p in parts)
@@ -74,6 +74,7 @@ class StackResolver:
             "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{logical_id}",
             "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{name}",
             "AWS::Lambda::Function": f"arn:aws:lambda:{self.region}:{self.account}:function:{name}",
+            "AWS::Batch::JobQueue": f"arn:aws:batch:{self.region}:{self.account}:job-queue/{name}",
         }
         return arns.get(kind, f"arn:cfn:{kind}:{logical_id}")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from cdk.config import EnvironmentConfig, read_cdk_json_context
+from cdk.config import DEFAULT_COMPUTE, EnvironmentConfig, read_cdk_json_context
 
 pytestmark = pytest.mark.cdk
 
@@ -58,7 +59,7 @@ def test_unknown_environment_is_rejected(context):
     (["training", "quorum"], 9, "quorum 9 exceeds"),
     (["training", "delta"], 1.5, "delta"),
     (["training", "rounds"], "5", "'rounds' must be int"),
-    (["batch", "instance_types"], [], "instance_types must not be empty"),
+    (["batch", "gpu", "instance_types"], [], "instance_types must not be empty"),
     (["operations", "log_retention_days"], 42, "log_retention_days must be one of"),
     (["operations", "alarm_email"], "nobody", "alarm_email"),
     (["api", "typo_key"], 1, "unknown keys \\['typo_key'\\]"),
@@ -118,3 +119,42 @@ def test_a_malformed_spoke_policy_setting_is_rejected(context, key, value, messa
     spokes[0][key] = value
     with pytest.raises(ValueError, match=message):
         EnvironmentConfig.from_context(with_change(context, ["spokes"], spokes))
+
+
+def test_each_compute_class_has_its_own_settings_and_a_left_out_class_or_key_takes_its_default(context):
+    # Arrange: dev without a cpu block and with only the gpu's instance types
+    batch = copy.deepcopy(context["environments"]["dev"]["batch"])
+    del batch["cpu"]
+    batch["gpu"] = {"instance_types": ["g5.xlarge"]}
+
+    # Act
+    config = EnvironmentConfig.from_context(with_change(context, ["batch"], batch))
+
+    # Assert
+    assert config.batch.cpu == DEFAULT_COMPUTE["cpu"]
+    assert config.batch.gpu == dataclasses.replace(DEFAULT_COMPUTE["gpu"], instance_types=("g5.xlarge",))
+    assert config.batch.compute("cpu").job_gpus == 0 and config.batch.compute("gpu").job_gpus >= 1
+
+
+@pytest.mark.parametrize(("compute_class", "key", "value", "message"), [
+    ("cpu", "instance_types", ["g4dn.xlarge"], "'g4dn.xlarge' is a GPU instance type and this is the cpu class"),
+    ("gpu", "instance_types", ["c7i.xlarge"], "'c7i.xlarge' is not a GPU instance type and this is the gpu class"),
+    ("cpu", "instance_types", ["c7g.xlarge"], "arm64"),
+    ("cpu", "job_gpus", 1, "job_gpus must be 0"),
+    ("gpu", "job_gpus", 0, "job_gpus must be >= 1"),
+    ("cpu", "max_vcpus", 2, "max_vcpus must be >= job_vcpus"),
+    ("gpu", "volume_gib", 8, "volume_gib"),
+    ("cpu", "spot", True, "unknown keys \\['spot'\\]"),
+])
+def test_a_compute_class_with_settings_of_the_other_class_or_out_of_range_is_rejected(
+        context, compute_class, key, value, message):
+    with pytest.raises(ValueError, match=f"batch.{compute_class}.*{message}"):
+        EnvironmentConfig.from_context(with_change(context, ["batch", compute_class, key], value))
+
+
+def test_a_batch_block_written_for_the_single_gpu_queue_says_where_its_settings_went(context):
+    batch = {**copy.deepcopy(context["environments"]["dev"]["batch"]), "instance_types": ["g4dn.xlarge"],
+             "job_gpus": 1}
+    with pytest.raises(ValueError, match=r"\['instance_types', 'job_gpus'\] are settings of one compute class now: "
+                                         r"move them into batch.gpu"):
+        EnvironmentConfig.from_context(with_change(context, ["batch"], batch))

@@ -1,4 +1,4 @@
-"""Spoke stacks: private data, private network, GPU Batch, and the two roles the hub relies on."""
+"""Spoke stacks: private data, private network, a CPU and a GPU Batch queue, and the two roles the hub relies on."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match
 
 from cdk.components import hub_keys
+from cdk.config import COMPUTE_CLASSES
 from cdk.naming import Names
 from fedcore.runtime.spoke_policy import SpokePolicy, policy_parameter_name
 
@@ -56,40 +57,89 @@ def test_spoke_network_has_endpoints_and_no_internet_egress(spoke_templates, syn
                 "VpcEndpointType": "Interface", "ServiceName": f"com.amazonaws.{spoke.region}.{service}"})
 
 
-def test_gpu_compute_environment_scales_to_zero(spoke_templates, synthesized):
-    batch = synthesized.config.batch
-    for template in spoke_templates.values():
-        template.has_resource_properties("AWS::Batch::ComputeEnvironment", {
-            "Type": "managed",
-            "ComputeResources": Match.object_like({
-                "MinvCpus": 0, "MaxvCpus": batch.max_vcpus, "InstanceTypes": list(batch.instance_types),
-                "Ec2Configuration": [{"ImageType": "ECS_AL2023_NVIDIA"}],
-            }),
-        })
-        template.has_resource_properties("AWS::EC2::LaunchTemplate", {"LaunchTemplateData": Match.object_like({
-            "MetadataOptions": Match.object_like({"HttpTokens": "required"}),
-            "BlockDeviceMappings": [Match.object_like({"Ebs": Match.object_like({"Encrypted": True})})],
-        })})
+def _by_class(raw, q, names, spoke):
+    """{compute class: (queue, compute environment, launch template, job definition)}, followed by reference
+    from each class's named queue and job definition."""
+    found = {}
+    for compute_class in COMPUTE_CLASSES:
+        queues = [r for r in q.resources(raw, "AWS::Batch::JobQueue").values()
+                  if r["Properties"]["JobQueueName"] == names.job_queue(spoke, compute_class)]
+        (queue,) = queues
+        (order,) = queue["Properties"]["ComputeEnvironmentOrder"]
+        environment = raw["Resources"][order["ComputeEnvironment"]["Fn::GetAtt"][0]]
+        template_id = environment["Properties"]["ComputeResources"]["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+        (definition,) = [r for r in q.resources(raw, "AWS::Batch::JobDefinition").values()
+                         if r["Properties"]["JobDefinitionName"] == names.job_definition(spoke, compute_class)]
+        found[compute_class] = (queue, environment, raw["Resources"][template_id], definition)
+    return found
 
 
-def test_job_definition_runs_the_trainer_on_gpus_with_a_timeout(spoke_templates, synthesized):
+def test_each_spoke_has_a_cpu_and_a_gpu_queue_each_on_its_own_compute_environment(synthesized, q):
+    names = Names(synthesized.config)
+    for spoke in synthesized.config.spokes:
+        raw = synthesized.spokes[spoke.id]
+        classes = _by_class(raw, q, names, spoke)
+
+        for kind in ("AWS::Batch::ComputeEnvironment", "AWS::Batch::JobQueue", "AWS::Batch::JobDefinition"):
+            assert len(q.resources(raw, kind)) == 2, kind
+        assert classes["cpu"][1] is not classes["gpu"][1]
+        assert names.job_queue(spoke, "cpu") != names.job_queue(spoke, "gpu")
+
+
+@pytest.mark.parametrize(("compute_class", "image_type"), [("gpu", "ECS_AL2023_NVIDIA"), ("cpu", "ECS_AL2023")])
+def test_each_class_scales_to_zero_on_its_own_instances_with_imdsv2_and_encrypted_disks(
+        synthesized, q, compute_class, image_type):
+    settings = synthesized.config.batch.compute(compute_class)
+    names = Names(synthesized.config)
+    for spoke in synthesized.config.spokes:
+        raw = synthesized.spokes[spoke.id]
+        _, environment, launch_template, _ = _by_class(raw, q, names, spoke)[compute_class]
+        resources = environment["Properties"]["ComputeResources"]
+        data = launch_template["Properties"]["LaunchTemplateData"]
+        (group_id,) = [g["Fn::GetAtt"][0] for g in resources["SecurityGroupIds"]]
+        egress = raw["Resources"][group_id]["Properties"]["SecurityGroupEgress"]
+
+        assert environment["Properties"]["Type"] == "managed" and resources["Type"] == "EC2"
+        assert (resources["MinvCpus"], resources["MaxvCpus"]) == (0, settings.max_vcpus)
+        assert resources["InstanceTypes"] == list(settings.instance_types)
+        assert resources["Ec2Configuration"] == [{"ImageType": image_type}]
+        assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+        assert [m["Ebs"]["Encrypted"] for m in data["BlockDeviceMappings"]] == [True]
+        assert data["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == settings.volume_gib
+        assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in egress] == [("tcp", 443, 443)]
+
+
+def test_gpus_are_required_by_the_gpu_job_definition_only(synthesized, q):
     config = synthesized.config
     names = Names(config)
     for spoke in config.spokes:
-        spoke_templates[spoke.id].has_resource_properties("AWS::Batch::JobDefinition", {
-            "JobDefinitionName": names.job_definition(spoke),
-            "Timeout": {"AttemptDurationSeconds": config.batch.job_timeout_minutes * 60},
-            "ContainerProperties": Match.object_like({
-                "ResourceRequirements": Match.array_with([{"Type": "GPU", "Value": str(config.batch.job_gpus)}]),
-                "Environment": Match.array_with([
-                    {"Name": "HUB_BUCKET", "Value": names.hub_bucket},
-                    {"Name": "HUB_KMS_KEY_ID", "Value": names.hub_key_alias_arn},
-                    {"Name": "DATA_KEY", "Value": config.batch.data_key},
-                ]),
-            }),
-        })
-        spoke_templates[spoke.id].has_resource_properties("AWS::Batch::JobQueue", {
-            "JobQueueName": names.job_queue(spoke)})
+        classes = _by_class(synthesized.spokes[spoke.id], q, names, spoke)
+        needs = {c: {r["Type"]: r["Value"] for r in d["Properties"]["ContainerProperties"]["ResourceRequirements"]}
+                 for c, (_, _, _, d) in classes.items()}
+
+        assert needs["gpu"] == {"GPU": str(config.batch.gpu.job_gpus), "VCPU": str(config.batch.gpu.job_vcpus),
+                                "MEMORY": str(config.batch.gpu.job_memory_mib)}
+        assert needs["cpu"] == {"VCPU": str(config.batch.cpu.job_vcpus), "MEMORY": str(config.batch.cpu.job_memory_mib)}
+
+
+def test_both_job_definitions_run_the_same_trainer_with_the_same_role_logs_timeout_and_retries(synthesized, q):
+    config = synthesized.config
+    names = Names(config)
+    shared = ("Image", "Environment", "JobRoleArn", "ExecutionRoleArn")
+    for spoke in config.spokes:
+        definitions = {c: d["Properties"] for c, (_, _, _, d) in
+                       _by_class(synthesized.spokes[spoke.id], q, names, spoke).items()}
+        cpu, gpu = definitions["cpu"], definitions["gpu"]
+
+        assert {k: cpu["ContainerProperties"][k] for k in shared} == {k: gpu["ContainerProperties"][k] for k in shared}
+        assert (cpu["ContainerProperties"]["LogConfiguration"]["Options"]["awslogs-group"]
+                == gpu["ContainerProperties"]["LogConfiguration"]["Options"]["awslogs-group"])
+        assert cpu["RetryStrategy"] == gpu["RetryStrategy"] and cpu["RetryStrategy"]["EvaluateOnExit"]
+        for definition in (cpu, gpu):
+            assert definition["Timeout"] == {"AttemptDurationSeconds": config.batch.job_timeout_minutes * 60}
+        assert {"Name": "HUB_BUCKET", "Value": names.hub_bucket} in gpu["ContainerProperties"]["Environment"]
+        assert {"Name": "HUB_KMS_KEY_ID", "Value": names.hub_key_alias_arn} in gpu["ContainerProperties"]["Environment"]
+        assert {"Name": "DATA_KEY", "Value": config.batch.data_key} in gpu["ContainerProperties"]["Environment"]
 
 
 def test_job_role_reaches_only_its_data_ledger_models_and_own_updates(synthesized, q):
@@ -190,11 +240,13 @@ def test_the_job_definition_carries_no_privacy_setting_and_only_allow_listed_nam
     from containers.trainer.environment import PASSED_BY_WRAPPER
 
     for spoke in synthesized.config.spokes:
-        (definition,) = q.resources(synthesized.spokes[spoke.id], "AWS::Batch::JobDefinition").values()
-        names = {e["Name"] for e in definition["Properties"]["ContainerProperties"]["Environment"]}
+        definitions = q.resources(synthesized.spokes[spoke.id], "AWS::Batch::JobDefinition").values()
+        assert len(definitions) == 2  # one per compute class
+        for definition in definitions:
+            names = {e["Name"] for e in definition["Properties"]["ContainerProperties"]["Environment"]}
 
-        assert names == {"HUB_BUCKET", "HUB_KMS_KEY_ID", "DATA_BUCKET", "DATA_KEY", "AWS_DEFAULT_REGION"}
-        assert names <= set(PASSED_BY_WRAPPER)
+            assert names == {"HUB_BUCKET", "HUB_KMS_KEY_ID", "DATA_BUCKET", "DATA_KEY", "AWS_DEFAULT_REGION"}
+            assert names <= set(PASSED_BY_WRAPPER)
 
 
 def test_launch_role_is_trusted_only_by_the_hub_state_machine_role(spoke_templates, synthesized):
@@ -225,28 +277,31 @@ def test_launch_role_may_only_submit_describe_and_terminate_jobs(synthesized, q)
         assert actions == {"batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"}
 
 
-def test_launch_role_submits_only_this_hospitals_job_definition_to_its_queue(spoke_templates, synthesized, q):
+def test_launch_role_submits_only_this_hospitals_two_job_definitions_to_its_two_queues(spoke_templates, synthesized, q):
     names = Names(synthesized.config)
     for spoke in synthesized.config.spokes:
-        # Arrange: the one SubmitJob grant in the stack (the launch role's), and the hospital's queue.
+        # Arrange: the one SubmitJob grant in the stack (the launch role's), and the hospital's queues.
         template, raw = spoke_templates[spoke.id], synthesized.spokes[spoke.id]
         resources = Capture()
         template.has_resource_properties("AWS::IAM::ManagedPolicy", {"PolicyDocument": {"Statement": Match.array_with([
             Match.object_like({"Action": "batch:SubmitJob", "Effect": "Allow", "Resource": resources})])}})
-        (queue_id,) = q.resources(raw, "AWS::Batch::JobQueue")
+        queue_ids = q.resources(raw, "AWS::Batch::JobQueue")
         submits = [s for s in q.statements(raw) if "batch:SubmitJob" in q.as_list(s["Action"])]
         granted = resources.as_array()
         patterns = [r for r in granted if isinstance(r, str)]
         batch = f"arn:aws:batch:{spoke.region}:{spoke.account}"
-        own = names.job_definition(spoke)
-        others = [f"{batch}:job-definition/{own}-debug:1", f"{batch}:job-definition/shell:1",
-                  f"{batch}:job-definition/{names.job_definition(synthesized.config.spokes[-1])}x:1"]
+        own = [names.job_definition(spoke, c) for c in COMPUTE_CLASSES]
+        others = [f"{batch}:job-definition/{own[0]}-debug:1", f"{batch}:job-definition/shell:1",
+                  f"{batch}:job-definition/{names.job_definition(synthesized.config.spokes[-1], 'gpu')}x:1",
+                  f"{batch}:job-definition/{names.prefix}-{spoke.id}-trainer:1"]
 
         # Act / Assert
-        assert len(submits) == 1
-        assert [r for r in granted if not isinstance(r, str)] == [{"Fn::GetAtt": [queue_id, "JobQueueArn"]}]
+        assert len(submits) == 1 and len(queue_ids) == 2
+        assert sorted(r["Fn::GetAtt"][0] for r in granted if not isinstance(r, str)) == sorted(queue_ids)
+        assert all(r["Fn::GetAtt"][1] == "JobQueueArn" for r in granted if not isinstance(r, str))
         assert not any("job-queue" in p for p in patterns)  # no other queue, by name or pattern
-        assert any(q.iam_matches(p, f"{batch}:job-definition/{own}:7") for p in patterns)
-        assert any(q.iam_matches(p, f"{batch}:job-definition/{own}") for p in patterns)
+        for definition in own:
+            assert any(q.iam_matches(p, f"{batch}:job-definition/{definition}:7") for p in patterns)
+            assert any(q.iam_matches(p, f"{batch}:job-definition/{definition}") for p in patterns)
         for other in others:
             assert not any(q.iam_matches(p, other) for p in patterns), other

@@ -155,7 +155,30 @@ def test_init_run_receives_the_execution_input(asl):
     init = asl["States"][asl["StartAt"]]
     assert handler_of(init) == "functions.init_run.handler"
     assert init["Parameters"]["Payload"] == {"run_id.$": "$.run_id", "config.$": "$.config"}
-    assert init["ResultSelector"] == {"spokes.$": "$.Payload.spokes", "config_sha256.$": "$.Payload.config_sha256"}
+    assert init["ResultSelector"] == {"spokes.$": "$.Payload.spokes", "compute_class.$": "$.Payload.compute_class",
+                                      "config_sha256.$": "$.Payload.config_sha256"}
+
+
+def test_spoke_jobs_go_to_the_queue_and_job_definition_init_run_chose_for_the_run(asl):
+    # InitRun answers each spoke with its run's queue and job definition (fedcore.runtime.init_run.launch_entries);
+    # those entries, not the deployment's descriptors, reach every SubmitJob: InitRun -> gates -> maps -> job.
+    states = asl["States"]
+    init = states[asl["StartAt"]]
+    gates = [s for s in states.values() if handler_of(s) == GATE]
+    maps = [s for s in states.values() if runs_batch(s)]
+    jobs = [s for _, s in all_states(states) if s.get("Resource") == BATCH_SYNC]
+
+    assert init["ResultPath"] == "$.run" and init["ResultSelector"]["spokes.$"] == "$.Payload.spokes"
+    assert len(gates) == 2 and all(g["Parameters"]["Payload"]["spokes.$"] == "$.run.spokes" for g in gates)
+    assert all(g["ResultPath"] == "$.gate" and g["ResultSelector"]["eligible_spokes.$"] == "$.Payload.eligible_spokes"
+               for g in gates)
+    assert len(maps) == 2 and all(m["ItemsPath"] == "$.gate.eligible_spokes" for m in maps)
+    assert all(m["ItemSelector"]["spoke.$"] == "$$.Map.Item.Value" for m in maps)
+    assert len(jobs) == 2
+    for job in jobs:
+        assert job["Parameters"]["JobQueue.$"] == "$.spoke.job_queue_arn"
+        assert job["Parameters"]["JobDefinition.$"] == "$.spoke.job_definition"
+        assert "queues" not in json.dumps(job)  # never one class's entry of the deployment's descriptor
 
 
 def test_step_payloads_carry_only_what_the_handlers_read(asl):

@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 import pytest
 
 from cdk.asl_export import lambda_handlers
+from cdk.config import COMPUTE_CLASSES
 from cdk.naming import Names
 from fedcore.runtime.resource_access import HUB_FUNCTIONS, LOCAL_LEDGER, SPOKE, STEPS, StepAccess
 from iam_policy import Request, StackResolver, actions_of, allowed, contained, resources_of
@@ -220,8 +221,12 @@ def test_each_launch_role_may_only_run_its_spokes_job(synthesized):
         foreign = f"arn:aws:batch:{spoke.region}:000000000000"
         submit = lambda resource: Request.of("batch:SubmitJob", resource)  # noqa: E731
         assert {a for s in statements for a in actions_of(s)} == set(step.batch)
-        assert allowed(statements, submit(f"{batch}:job-definition/{names.job_definition(spoke)}:3"))
+        for compute_class in COMPUTE_CLASSES:  # the hospital's queues, one per class, and their job definitions
+            assert allowed(statements, submit(names.job_queue_arn(spoke, compute_class)))
+            assert allowed(statements, submit(f"{names.job_definition_arn(spoke, compute_class)}:3"))
         assert not allowed(statements, submit(f"{batch}:job-definition/other:1"))
+        assert not allowed(statements, submit(f"{batch}:job-queue/other"))
+        assert not allowed(statements, submit(f"{foreign}:job-queue/{names.job_queue(spoke, 'gpu')}"))
         assert allowed(statements, Request.of("batch:TerminateJob", f"{batch}:job/{SAMPLE}"))
         assert not allowed(statements, Request.of("batch:TerminateJob", f"{foreign}:job/{SAMPLE}"))
 

@@ -63,7 +63,7 @@ def test_a_table_of_the_wrong_schema_fails_the_setup_job_with_a_clear_message(sa
     assert "does not match the run's schema" in failure.details["error"]
     assert round_metrics(services, "schema-1", 1)["spokes"] == ["hosp-a", "hosp-c"]
     assert charged_rounds(services.ledger, "hosp-b", "schema-1") == []
-    jobs = sandbox.spoke_client("hosp-b", "batch").list_jobs(jobQueue=spoke.job_queue_arn, jobStatus="FAILED")
+    jobs = sandbox.spoke_client("hosp-b", "batch").list_jobs(jobQueue=spoke.job_queues["cpu"], jobStatus="FAILED")
     (job,) = [j for j in jobs["jobSummaryList"] if j["jobName"] == "stats-r0-hosp-b"][-1:]
     assert "does not match the run's schema" in job["statusReason"]
 
