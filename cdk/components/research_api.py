@@ -23,6 +23,7 @@ from cdk.components.web_acl import RateLimitedWebAcl
 GROUPS = {"researcher": "May generate synthetic records and read runs and budgets",
           "admin": "May also start runs, reset budgets and read the audit log"}
 STAGE = "v1"
+BINARY_MEDIA_TYPES = ("image/png", "application/x-npz", "application/zip")
 
 
 class ResearchApi(Construct):
@@ -69,6 +70,9 @@ class ResearchApi(Construct):
             "RestApi",
             rest_api_name=name,
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # bodies API Gateway passes to the function base64-encoded, and answers as bytes when the client's
+            # Accept header names them: images for POST /predict, the model directory's zip
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,

@@ -22,7 +22,7 @@ from cdk.naming import Names
 
 def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke: Spoke, data_bucket: s3.IBucket,
                      data_key: str, spoke_key: kms.IKey) -> ManagedPolicyRole:
-    """Reads its own data object and its own policy parameter; reads and writes its own ledger object;
+    """Reads its own data object (or the objects under its data prefix) and its own policy parameter; reads and writes its own ledger object;
     reads the hub keys a trainer reads (hub_keys.TRAINER_READS) and lists only the keys it checks for
     (hub_keys.TRAINER_CHECKS, s3:prefix = the key); writes only updates/*/*/<spoke> (the exact
     last segment); seals with the hub key only under encryption context spoke=<spoke>, kind=update and
@@ -31,7 +31,8 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
                              assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     region = Stack.of(scope).region
     via_s3 = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
-    data_object = data_bucket.arn_for_objects(data_key)
+    # a data key ending in "/" is a prefix (an image folder class_name/*.png, or .npz shards): every object under it
+    data_object = data_bucket.arn_for_objects(data_key + "*" if data_key.endswith("/") else data_key)
     ledger_object = data_bucket.arn_for_objects(names.local_ledger_key(spoke))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_object, ledger_object]))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[ledger_object]))
@@ -39,7 +40,8 @@ def trainer_job_role(scope: Construct, construct_id: str, *, names: Names, spoke
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn]))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["kms:Decrypt"], resources=[spoke_key.key_arn],
-        conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": [data_object, ledger_object]}}))
+        conditions={"StringEquals": via_s3,  # StringLike: the data object's ARN ends in "*" when the key is a prefix
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [data_object, ledger_object]}}))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["kms:GenerateDataKey"], resources=[spoke_key.key_arn],
         conditions={"StringEquals": {**via_s3, "kms:EncryptionContext:aws:s3:arn": ledger_object}}))
