@@ -9,6 +9,7 @@ from functions.api_app.auth import Authorizer, AuthMiddleware, cognito_event_cla
 from functions.api_app.body_limit import BodySizeLimitMiddleware
 from functions.api_app.context import ApiContext
 from functions.api_app.errors import install_error_handlers
+from functions.api_app.offline_docs import mount_offline_docs
 from functions.api_app.routers import (
     audit_log, clients_metrics, health, model_card, model_versions, prediction, privacy_budget, runs,
 )
@@ -33,7 +34,9 @@ def create_app(services: HubServices, settings: ApiSettings, sfn_client=None,
         raise ValueError("results above the inline limit are served by presigned URL, which this blob store "
                          "cannot make; use S3 or set inline_row_limit to max_rows")
     app = FastAPI(title="FedCore research API", version="1.0.0", description=DESCRIPTION,
-                  dependencies=[Depends(reject_unknown_query_parameters)])
+                  dependencies=[Depends(reject_unknown_query_parameters)],
+                  docs_url=None, redoc_url=None)  # served by mount_offline_docs, without a CDN
+    mount_offline_docs(app)
     app.state.api_context = ApiContext(services, settings, RunLauncher(settings, sfn_client))
     install_error_handlers(app)
     app.include_router(health.router, responses=error_responses(413, 422))

@@ -26,6 +26,8 @@ Authorizer = Callable[[Scope], Mapping[str, Any] | None]
 
 RESEARCHER, ADMIN = "researcher", "admin"  # Cognito group names (cdk/components/research_api.py)
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# static assets (scripts, styles, images) that pages load without a token; they carry no data
+PUBLIC_PREFIXES = ("/static/",)
 _BEARER = HTTPBearer(auto_error=False, scheme_name="cognito",
                      description="Cognito ID token; API Gateway verifies it, the app reads only its claims")
 
@@ -102,7 +104,8 @@ class AuthMiddleware:
         self.authorizer = authorizer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         claims = self.authorizer(scope)
