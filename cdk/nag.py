@@ -56,6 +56,9 @@ class Reason:
     NO_CLIENT_CERTIFICATE = (
         "Client certificates authenticate API Gateway to HTTP backends; the only integration here is a Lambda "
         "proxy, which does not use them.")
+    PUBLIC_PAGE = (
+        "A browser's page navigation carries no bearer token, so this GET route serves only a page shell, docs "
+        "or static files that hold no data (research_api.PUBLIC_PAGES), and every data route keeps the authorizer.")
 
 
 def apply_rule_packs(app: App) -> None:

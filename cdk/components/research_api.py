@@ -2,7 +2,9 @@
 
 Every route goes to the FastAPI app (Lambda proxy), which enforces the `researcher` / `admin` groups
 from the token's cognito:groups claim; API Gateway authenticates, validates, throttles, logs and is
-protected by WAF.
+protected by WAF. The pages a browser navigates to (the dashboard's shell, the API docs) and their static
+files are GET-only routes without the authorizer (PUBLIC_PAGES): a navigation carries no bearer token, and
+they hold no data; the page's scripts then call the data routes with the signed-in user's token.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ GROUPS = {"researcher": "May generate synthetic records and read runs and budget
           "admin": "May also start runs, reset budgets and read the audit log"}
 STAGE = "v1"
 BINARY_MEDIA_TYPES = ("image/png", "application/x-npz", "application/zip")
+# Resource paths served without a token, GET only: the dashboard's page shell and its files
+# (functions/api_app/dashboard), the API docs, their assets and the OpenAPI document they render
+# (functions/api_app/offline_docs.py). The app answers these paths without a caller and returns no data on them.
+PUBLIC_PAGES = ("/dashboard", "/dashboard/{proxy+}", "/docs", "/redoc", "/openapi.json", "/static/{proxy+}")
 
 
 class ResearchApi(Construct):
@@ -106,6 +112,10 @@ class ResearchApi(Construct):
         )
         self.rest_api.root.add_method("ANY", integration, **method_options)
         self.rest_api.root.add_resource("{proxy+}").add_method("ANY", integration, **method_options)
+        for path in PUBLIC_PAGES:
+            method = self.rest_api.root.resource_for_path(path).add_method(
+                "GET", integration, authorization_type=apigw.AuthorizationType.NONE, request_validator=validator)
+            nag.acknowledge(method, nag.Reason.PUBLIC_PAGE, "AwsSolutions-APIG4", "AwsSolutions-COG4")
 
         self._execution_logs(key, log_retention_days, access_logs)
         RateLimitedWebAcl(self, "Waf", name=name, resource_arn=stage.stage_arn, rate_limit=waf_rate_limit,

@@ -20,17 +20,42 @@ def test_user_pool_requires_mfa_and_strong_passwords_and_has_both_groups(hub_tem
         hub_template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": group})
 
 
-def test_every_method_uses_the_cognito_authorizer_and_a_request_validator(hub_template, synthesized, q):
+def _resource_paths(template: dict, q) -> dict[str, str]:
+    """API Gateway resource logical id -> its full path ("/dashboard/{proxy+}"), walking up ParentId."""
+    resources = q.resources(template, "AWS::ApiGateway::Resource")
+
+    def path(logical_id: str) -> str:
+        props = resources[logical_id]["Properties"]
+        parent = props["ParentId"]
+        above = path(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
+        return f"{above}/{props['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in resources}
+
+
+def test_only_the_public_pages_skip_the_cognito_authorizer_and_only_for_get(hub_template, synthesized, q):
     hub_template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
     hub_template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True})
-    methods = q.resources(synthesized.hub, "AWS::ApiGateway::Method").values()
-    assert methods
+    paths = _resource_paths(synthesized.hub, q)
+    methods = list(q.resources(synthesized.hub, "AWS::ApiGateway::Method").values())
+    public, protected = [], []
     for method in methods:
         props = method["Properties"]
-        assert props["AuthorizationType"] == "COGNITO_USER_POOLS"
-        assert "AuthorizerId" in props and "RequestValidatorId" in props
-        assert props["RequestParameters"] == {"method.request.header.Authorization": True}
+        resource = props["ResourceId"]
+        path = paths[resource["Ref"]] if "Ref" in resource else "/"  # the root's id is a GetAtt on the RestApi
+        (public if props["AuthorizationType"] == "NONE" else protected).append((path, props))
+
+    assert sorted(path for path, _ in public) == sorted(
+        ["/dashboard", "/dashboard/{proxy+}", "/docs", "/redoc", "/openapi.json", "/static/{proxy+}"])
+    for path, props in public:
+        assert props["HttpMethod"] == "GET", path
+        assert "AuthorizerId" not in props and "RequestValidatorId" in props, path
+    assert sorted(path for path, _ in protected) == ["/", "/{proxy+}"]
+    for path, props in protected:
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", path
+        assert "AuthorizerId" in props and "RequestValidatorId" in props, path
+        assert props["RequestParameters"] == {"method.request.header.Authorization": True}, path
 
 
 def test_stage_throttles_logs_and_traces(hub_template, synthesized):
