@@ -8,6 +8,7 @@ from fedcore.runtime.ports import HubServices
 from functions.api_app.auth import Authorizer, AuthMiddleware, cognito_event_claims
 from functions.api_app.body_limit import BodySizeLimitMiddleware
 from functions.api_app.context import ApiContext
+from functions.api_app.dashboard import DashboardMiddleware, DashboardSettings, caller_router
 from functions.api_app.errors import install_error_handlers
 from functions.api_app.offline_docs import mount_offline_docs
 from functions.api_app.routers import (
@@ -42,9 +43,11 @@ def create_app(services: HubServices, settings: ApiSettings, sfn_client=None,
     app.include_router(health.router, responses=error_responses(413, 422))
     protected = error_responses(400, 401, 403, 413, 422)
     for router in (generation_router(settings), prediction.router, model_versions.router, model_card.router,
-                   runs.router, privacy_budget.router, audit_log.router, clients_metrics.router):
+                   runs.router, privacy_budget.router, audit_log.router, clients_metrics.router, caller_router):
         app.include_router(router, responses=protected)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        allowances=(prediction.image_body_allowance(settings),))  # images to /predict: their own limit
-    app.add_middleware(AuthMiddleware, authorizer=authorizer)  # added last: runs first, so 401 precedes all else
+    app.add_middleware(AuthMiddleware, authorizer=authorizer)  # added late: runs early, so 401 precedes all else
+    # the dashboard's page shell and static files need no token (a navigation carries none) and hold no data
+    app.add_middleware(DashboardMiddleware, settings=DashboardSettings.from_env())
     return app

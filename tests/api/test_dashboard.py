@@ -1,0 +1,144 @@
+"""/dashboard: the page shell and its static files need no token, carry a strict CSP, load nothing from
+elsewhere and hold no data; GET /me tells the page the caller's role."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+from apigw import ADMIN, NO_GROUP, RESEARCHER, Gateway
+from functions.api_app.dashboard import DashboardSettings
+from functions.api_app.dashboard.shell import CSP, HERE, render_shell, static_files
+
+ROOT = Path(__file__).resolve().parents[2]
+OWN_ASSETS = [p for p in (HERE / "static").glob("*") if p.is_file()]  # ours, not the vendored builds
+VENDORED = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+
+
+def test_the_shell_is_served_without_a_token_with_a_strict_csp(empty_hub):
+    _, app, _ = empty_hub
+
+    reply = Gateway(app)("GET", "/dashboard")
+
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/html")
+    assert reply.headers["content-security-policy"] == CSP
+    directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == directives["style-src"] == directives["connect-src"] == "'self'"
+    assert "unsafe" not in CSP
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_static_file_is_served_without_a_token(empty_hub):
+    _, app, _ = empty_hub
+    gateway = Gateway(app)
+    files = static_files()
+
+    replies = {name: gateway("GET", f"/dashboard/static/{name}") for name in files}
+
+    assert {"app.js", "dashboard.css", *(f"vendor/{v}" for v in VENDORED)} <= set(files)
+    for name, reply in replies.items():
+        assert reply.status == 200, name
+        assert reply.headers["content-type"] == files[name][1]
+        assert reply.headers["content-security-policy"] == CSP
+        assert len(reply.text.encode()) == len(files[name][0])
+    shell = render_shell(DashboardSettings())
+    total = len(shell) + sum(len(body) for body, _ in files.values())
+    assert total < 1_200_000  # shell and every asset (about 1.0 MB today): far below Lambda's 6 MB response
+
+
+def test_only_the_shell_and_static_files_skip_authentication(empty_hub):
+    _, app, _ = empty_hub
+    gateway = Gateway(app)
+
+    assert gateway("GET", "/dashboard/static/missing.js").status == 404
+    assert gateway("GET", "/dashboard/static/../shell.py").status == 404
+    assert gateway("GET", "/dashboard/static/vendor/README.md").status == 404  # only js/css/images are served
+    assert gateway("POST", "/dashboard").status == 401
+    assert gateway("GET", "/dashboard/data").status == 401
+    assert gateway("GET", "/runs").status == 401
+
+
+def test_the_shell_holds_no_data(empty_hub):
+    services, app, _ = empty_hub
+    gateway = Gateway(app)
+    before = gateway("GET", "/dashboard").text
+
+    services.runs.create_run("run-with-a-secret-name", {"run_id": "run-with-a-secret-name", "status": "RUNNING",
+                                                        "spokes": ["hospital-zeta"], "current_round": 2})
+    after_admin = gateway("GET", "/dashboard", ADMIN).text
+    after_researcher = gateway("GET", "/dashboard", RESEARCHER).text
+
+    assert before == after_admin == after_researcher  # the same bytes whatever the hub holds and whoever asks
+    assert "secret" not in after_admin and "hospital-zeta" not in after_admin
+
+
+def test_the_page_loads_nothing_from_another_origin():
+    shell = render_shell(DashboardSettings()).decode()
+    own = {p.name: p.read_text() for p in OWN_ASSETS}
+
+    references = re.findall(r'(?:src|href)="([^"]*)"', shell)
+
+    assert references and all(r.startswith("dashboard/static/") for r in references)
+    assert not re.search(r"https?://", shell)
+    for name, text in own.items():
+        assert not re.search(r"https?://|//[a-z0-9-]+\.[a-z]", text), name
+
+
+def test_the_js_keeps_the_token_in_memory_and_writes_no_html():
+    scripts = {p.name: p.read_text() for p in OWN_ASSETS if p.suffix == ".js"}
+
+    for name, text in scripts.items():
+        for forbidden in ("localStorage", "sessionStorage", "document.cookie", "innerHTML", "outerHTML",
+                          "insertAdjacentHTML", "eval(", "new Function", "console.log"):
+            assert forbidden not in text, (name, forbidden)
+    assert "history.replaceState" in scripts["app.js"]
+
+
+def test_a_hosted_ui_login_url_is_linked_and_checked():
+    url = "https://fedcore-dev.auth.eu-west-1.amazoncognito.com/oauth2/authorize?client_id=abc&response_type=token"
+
+    shell = render_shell(DashboardSettings.from_env({"DASHBOARD_LOGIN_URL": url})).decode()
+    local = render_shell(DashboardSettings.from_env({})).decode()
+
+    assert 'href="https://fedcore-dev.auth.eu-west-1.amazoncognito.com/oauth2/authorize?client_id=abc&amp;' \
+           'response_type=token"' in shell
+    assert "login-link" not in local and "demo --serve" in local
+    for bad in ("http://example.org/login", "https://example.org/login#x", "javascript:alert(1)"):
+        with pytest.raises(ValueError, match="DASHBOARD_LOGIN_URL"):
+            DashboardSettings(login_url=bad)
+
+
+@pytest.mark.parametrize("claims, role", [(ADMIN, "admin"), (RESEARCHER, "researcher")])
+def test_me_tells_the_caller_its_role(empty_hub, claims, role):
+    _, app, _ = empty_hub
+
+    reply = Gateway(app)("GET", "/me", claims)
+
+    assert reply.status == 200
+    assert reply.json() == {"username": claims["cognito:username"], "groups": [role], "role": role}
+
+
+def test_me_needs_an_identity_in_a_group(empty_hub):
+    _, app, _ = empty_hub
+    gateway = Gateway(app)
+
+    assert gateway("GET", "/me").status == 401
+    assert gateway("GET", "/me", NO_GROUP).status == 403
+
+
+def test_the_package_ships_every_dashboard_file():
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "functions.api_app.dashboard"]
+    files = [p.relative_to(HERE).as_posix() for p in HERE.rglob("*")
+             if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+
+    assert files
+    assert [f for f in files if not any(fnmatch(f, g) and "/" not in f[len(g.rsplit("/", 1)[0]) + 1:]
+                                        for g in globs)] == []
