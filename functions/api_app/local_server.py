@@ -80,6 +80,11 @@ def local_tokens() -> dict[str, dict]:
     }
 
 
+def dashboard_link(host: str, port: int, token: str) -> str:
+    """The dashboard with ``token`` in the URL fragment: the page reads it, keeps it in memory and clears it."""
+    return f"http://{host}:{port}/dashboard#token={token}"
+
+
 def serve_local(services: HubServices | None, state_machine_arn: str, port: int, sfn_client=None, *,
                 spokes: list[str] | None = None, host: str = LOCAL_HOST) -> None:
     """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs.
@@ -113,6 +118,10 @@ def serve_local(services: HubServices | None, state_machine_arn: str, port: int,
     print(f"  admin token:      {by_role['admin']}", flush=True)
     print(f"  researcher token: {by_role['researcher']}", flush=True)
     print(f"  e.g. curl -H 'Authorization: Bearer {by_role['researcher']}' http://{host}:{port}/models", flush=True)
+    # the token rides in the fragment, which a browser never sends to a server (a query string would be logged)
+    print("Dashboard login links (each holds its token: keep them private):", flush=True)
+    for role in ("researcher", "admin"):
+        print(f"  {role + ':':<12}{dashboard_link(host, port, by_role[role])}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

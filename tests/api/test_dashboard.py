@@ -142,3 +142,25 @@ def test_the_package_ships_every_dashboard_file():
     assert files
     assert [f for f in files if not any(fnmatch(f, g) and "/" not in f[len(g.rsplit("/", 1)[0]) + 1:]
                                         for g in globs)] == []
+
+
+def test_serve_local_prints_dashboard_links_with_the_token_in_the_fragment(empty_hub, monkeypatch, capsys):
+    import uvicorn
+
+    from functions.api_app.local_server import serve_local
+
+    services, app, client = empty_hub
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **k: served.update(app=app))
+
+    serve_local(services, app.state.api_context.settings.state_machine_arn, 8765, client, spokes=["s0"])
+
+    printed = capsys.readouterr().out
+    links = dict(re.findall(r"^\s+(researcher|admin):\s+(\S+)$", printed, re.MULTILINE))
+    gateway = Gateway(served["app"])
+    for role, link in links.items():
+        assert link.startswith("http://127.0.0.1:8765/dashboard#token=") and "?" not in link
+        token = link.split("#token=", 1)[1]
+        me = gateway("GET", "/me", None, headers={"Authorization": f"Bearer {token}"})
+        assert me.status == 200 and me.json()["role"] == role
+    assert set(links) == {"researcher", "admin"}

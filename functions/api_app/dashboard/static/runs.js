@@ -78,18 +78,21 @@ export function render(section, ctx) {
       : "";
     const series = roundSeries(run.metrics);
     const names = [...new Set(series.map((v) => v.series))];
+    const epsilon = run.metrics.flatMap((m) => Object.entries(m.epsilon).map(([s, e]) => ({ x: m.round, y: e, series: s })));
     const chart = h("div", { class: "chart", id: "run-chart" });
+    const epsilonChart = h("div", { class: "chart", id: "run-epsilon-chart" });
+    const cell = (round, metric, value) => h("td", { "data-round": round, "data-metric": metric }, fmt(value, 4));
     detail.replaceChildren(
       h("h3", {}, `Run ${run.run_id}`),
       h("p", { class: "status" }, h("strong", { id: "run-status" }, run.status),
         ` · round ${run.current_round} of ${run.rounds ?? "?"} `, progress, active ? " (updating)" : "", stop),
       run.error ? h("p", { class: "error" }, run.error) : "",
-      series.length ? chart : h("p", {}, "No loss or validation metric released yet (a DP run releases no exact loss)."),
+      series.length ? chart : h("p", { class: "note" }, "No loss or validation metric released (a DP run releases no exact loss)."),
+      epsilon.length ? epsilonChart : "",
       h("h4", {}, "Round metrics (noisy, summed over hospitals)"),
-      table(["round", "kind", ...names], run.metrics.map((m) => [m.round, m.kind ?? "–", ...names.map((name) => {
-        const point = series.find((v) => v.x === m.round && v.series === name);
-        return h("td", { "data-round": m.round, "data-metric": name }, point ? fmt(point.y, 4) : "–");
-      })]), { id: "metrics-table" }),
+      table(["round", "kind", ...names, ...run.spokes.map((s) => `ε ${s}`)], run.metrics.map((m) => [m.round, m.kind ?? "–",
+        ...names.map((name) => cell(m.round, name, series.find((v) => v.x === m.round && v.series === name)?.y)),
+        ...run.spokes.map((s) => cell(m.round, `epsilon:${s}`, m.epsilon[s]))]), { id: "metrics-table" }),
       h("h4", {}, "Participation per hospital"),
       table(["round", ...run.spokes], run.metrics.map((m) => [m.round, ...run.spokes.map((s) => {
         const state = participation(s, m);
@@ -97,6 +100,7 @@ export function render(section, ctx) {
       })]), { id: "participation-table" }),
     );
     if (series.length) await lineChart(chart, series, { title: "Loss and validation per round", yTitle: "value" });
+    if (epsilon.length) await lineChart(epsilonChart, epsilon, { title: "Epsilon per hospital after each round", yTitle: "epsilon" });
     if (active && !closed) timer = setTimeout(() => showRun(runId), POLL_MS);
   }
 
