@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from fedcore.families import FAMILY_NAMES
-from fedcore.run_config import DEFAULT_FAMILY, PrivacySettings, RunConfig
+from fedcore.run_config import DEFAULT_FAMILY, IMAGE_ROUNDS, PrivacySettings, RunConfig
 
 STATUS_MARK = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]"}
 
@@ -26,7 +26,7 @@ def register(commands) -> None:
         "synthetic.csv, execution_history.json and audit.jsonl to --out.",
     )
     defaults = RunConfig()
-    p.add_argument("--rounds", type=int, default=defaults.rounds, help=f"training rounds (default {defaults.rounds})")
+    p.add_argument("--rounds", type=int, help=f"training rounds (default {defaults.rounds}; 3 for --task image)")
     p.add_argument("--spokes", type=int,
                    help="hospitals, each its own emulated account (default 3; 5 for --task image, its five profiles)")
     p.add_argument("--target-epsilon", type=float, default=PrivacySettings().target_epsilon,
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     spokes = args.spokes or (5 if args.task == "image" else 3)
     if args.task != "image" and args.images != 2000:
         raise SystemExit("demo: --images belongs to --task image")
-    spec = DemoSpec(spokes=spokes, rounds=args.rounds, target_epsilon=args.target_epsilon,
+    rounds = args.rounds or (IMAGE_ROUNDS if args.task == "image" else RunConfig().rounds)
+    spec = DemoSpec(spokes=spokes, rounds=rounds, target_epsilon=args.target_epsilon,
                     config=_with_task(_with_family(args.config, args.family), args.task), rows=args.rows,
                     seed=args.seed, no_dp=args.no_dp, images=args.images)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -32,7 +32,8 @@ def register(commands) -> None:
     p.add_argument("--spokes", type=int, default=ExperimentSpec.spokes, help="simulated hospitals (default %(default)s)")
     defaults, privacy = RunConfig(), PrivacySettings()
     p.add_argument("--rounds", type=int,
-                   help=f"training rounds of the diffusion family (default {defaults.rounds}); "
+                   help=f"training rounds of the diffusion family and the predictive tasks (default "
+                        f"{defaults.rounds}; 3 for --task image); "
                         "the marginal family always runs one select and one measure round")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     dp = p.add_mutually_exclusive_group()
