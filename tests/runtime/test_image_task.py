@@ -123,6 +123,7 @@ def test_compute_class_follows_the_task_unless_the_run_names_one():
     assert RunConfig(task={"name": "risk"}).task.compute_class == "cpu"
     assert RunConfig(task={"name": "image", "compute": "cpu"}).task.compute_class == "cpu"
     assert RunConfig(task=IMAGE).training.learning_rate == 1e-3  # image defaults, not the tabular 1e-2
+    assert RunConfig(task=IMAGE).rounds == 3 and RunConfig(task=IMAGE, rounds=5).rounds == 5
 
 
 def test_the_network_is_resnet18_with_groupnorm_that_opacus_accepts():
