@@ -1,12 +1,13 @@
 # Two set-up commands: `make demo` (the main job) and `make test` (the whole suite).
-# Both build .venv first. Needs python3 (3.11) with venv, and Node.js >= 18 for `make synth`.
+# Both build .venv first. Needs python3 (3.11) with venv, and Node.js >= 18 for `make synth`; `make test` also
+# needs Debian's chromium package for the browser tests, which `make system-deps` installs (as root).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test test-quick bench gpu-check synth lint lint-code clean
+.PHONY: demo test test-quick bench gpu-check synth lint lint-code clean system-deps
 
 $(VENV): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +20,23 @@ $(VENV): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(VENV)
 
+# The browser tests (tests/browser) drive Debian's chromium package through Playwright: never a browser that
+# Playwright downloads (`playwright install`), which a closed network cannot fetch. Installed with apt-get when
+# missing, as root (a fresh CI machine); a user without root is told what to run.
+CHROMIUM ?= /usr/bin/chromium
+system-deps:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "$(CHROMIUM) is missing: the browser tests need Debian's chromium; run 'sudo make system-deps'" \
+			"(apt-get install chromium)" >&2; \
+		exit 1; \
+	fi; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
 demo: $(VENV)
 	$(PY) -m fedcore demo --out $(OUT)
 
-test: $(VENV)
+test: system-deps $(VENV)
 	$(PY) -m pytest -q
 
 test-quick: $(VENV)

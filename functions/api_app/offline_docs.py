@@ -19,6 +19,12 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC_PREFIX = "/static/docs"
 DOCS_URL, REDOC_URL = "/docs", "/redoc"
+# The pages may load nothing from elsewhere: ReDoc's sidebar would fetch its vendor's logo from cdn.redoc.ly (it
+# falls back to text). Both pages start from an inline script or style (FastAPI's HTML, styled-components), and
+# ReDoc's search runs in a worker made from a blob: URL.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+                           "frame-ancestors 'none'")
 
 
 def mount_offline_docs(app: FastAPI) -> None:
@@ -34,13 +40,18 @@ def mount_offline_docs(app: FastAPI) -> None:
 
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        return _self_only(get_swagger_ui_html(
             openapi_url=openapi_url, title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{assets_url}/swagger-ui-bundle.js", swagger_css_url=f"{assets_url}/swagger-ui.css",
-            swagger_favicon_url=f"{assets_url}/favicon.png", swagger_ui_parameters=app.swagger_ui_parameters)
+            swagger_favicon_url=f"{assets_url}/favicon.png", swagger_ui_parameters=app.swagger_ui_parameters))
 
     @app.get(REDOC_URL, include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        return _self_only(get_redoc_html(
             openapi_url=openapi_url, title=f"{app.title} - ReDoc", redoc_js_url=f"{assets_url}/redoc.standalone.js",
-            redoc_favicon_url=f"{assets_url}/favicon.png", with_google_fonts=False)
+            redoc_favicon_url=f"{assets_url}/favicon.png", with_google_fonts=False))
+
+
+def _self_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return page

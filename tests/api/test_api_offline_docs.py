@@ -35,6 +35,7 @@ def test_each_docs_page_references_only_assets_served_by_the_app(empty_hub, page
     assert references
     assert not [url for url in references if "//" in url]  # no http://, https:// or protocol-relative //host
     assert "openapi.json" in reply.text and "fonts.googleapis" not in reply.text
+    assert "default-src 'self'" in reply.headers["content-security-policy"]  # nor may the scripts fetch elsewhere
     for url in references:  # each resolves, from the page's own URL, to something the app serves
         assert client.get(urljoin(f"http://testserver{page}", url)).status_code == 200, url
 
