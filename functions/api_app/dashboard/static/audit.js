@@ -42,7 +42,7 @@ export function render(section, ctx) {
     out.replaceChildren(
       h("p", { id: "chain-check", class: verification.ok ? "ok" : "error" }, verdict),
       table(["seq", "time", "actor", "action", "details"], entries.slice().reverse().map((e) => [
-        e.seq, e.timestamp, e.actor, e.action, h("code", {}, JSON.stringify(e.details))]), { id: "audit-table" }));
+        e.seq, e.timestamp, e.actor, e.action, h("td", { class: "details" }, h("code", {}, JSON.stringify(e.details)))]), { id: "audit-table" }));
   }
 
   section.replaceChildren(h("h2", {}, "Audit log"),

@@ -32,8 +32,9 @@ function adminForms(ctx, spokes, reload) {
 
 export function render(section, ctx) {
   const budgets = h("div", { id: "budgets" });
+  const chartTitle = h("h3", {});
   const chart = h("div", { class: "chart", id: "epsilon-chart" });
-  section.replaceChildren(h("h2", {}, "Privacy budget"), budgets, chart);
+  section.replaceChildren(h("h2", {}, "Privacy budget"), budgets, chartTitle, chart);
 
   async function load() {
     const list = await guarded(() => ctx.api.get("privacy-budget"));
@@ -61,7 +62,8 @@ export function render(section, ctx) {
     const values = run.metrics.flatMap((m) => Object.entries(m.epsilon).map(([s, e]) => ({ x: m.round, y: e, series: s })));
     const rules = spokes.filter((b) => b.limit !== null).map((b) => ({ y: b.limit, series: b.spoke }));
     if (values.length) {
-      await lineChart(chart, values, { title: `Epsilon per hospital, run ${run.run_id} (dashed: limit)`, yTitle: "epsilon", rules });
+      await lineChart(chart, values, { title: "Epsilon per hospital (dashed: limit)", yTitle: "epsilon", rules });
+      chartTitle.textContent = `Epsilon over the rounds of run ${run.run_id}`;
     }
   }
 

@@ -89,7 +89,7 @@ export function render(section, ctx) {
       run.error ? h("p", { class: "error" }, run.error) : "",
       series.length ? chart : h("p", { class: "note" }, "No loss or validation metric released (a DP run releases no exact loss)."),
       epsilon.length ? epsilonChart : "",
-      h("h4", {}, "Round metrics (noisy, summed over hospitals)"),
+      h("h4", {}, "Round metrics (loss and validation: noisy sums over hospitals; ε: after the round)"),
       table(["round", "kind", ...names, ...run.spokes.map((s) => `ε ${s}`)], run.metrics.map((m) => [m.round, m.kind ?? "–",
         ...names.map((name) => cell(m.round, name, series.find((v) => v.x === m.round && v.series === name)?.y)),
         ...run.spokes.map((s) => cell(m.round, `epsilon:${s}`, m.epsilon[s]))]), { id: "metrics-table" }),
