@@ -161,3 +161,20 @@ def test_an_active_run_shows_its_progress_and_is_polled(page, served):
     assert page.locator("#run-progress").count() == 1 and page.locator("#stop-run").count() == 1
     page.wait_for_timeout(7_000)
     assert len(polls) >= 2
+
+
+def test_an_api_error_shows_the_api_message_only(page, served):
+    # Arrange
+    _login(page, served.researcher_token, "researcher")
+    page.click('nav button[data-tab="generate"]')
+    page.locator("#generate-form").wait_for(timeout=TIMEOUT_MS)
+
+    # Act: more rows than the deployment allows; the API refuses
+    page.fill('#generate-form input[name="rows"]', "100000000")
+    page.click('#generate-form button[type="submit"]')
+    error = page.locator("#error")
+    error.wait_for(state="visible", timeout=TIMEOUT_MS)
+
+    # Assert
+    assert error.inner_text() == "the request does not match the API's schema"
+    assert "Traceback" not in page.content()
