@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+import fastapi_offline  # its static/ folder: the api extra's pin (test_packaging sees the import)
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -31,7 +32,7 @@ def mount_offline_docs(app: FastAPI) -> None:
     """Add ``/docs``, ``/redoc`` and their assets under ``STATIC_PREFIX`` to ``app``."""
     if app.docs_url or app.redoc_url:
         raise ValueError("build the app with docs_url=None and redoc_url=None: these pages replace FastAPI's")
-    assets = files("fastapi_offline") / "static"
+    assets = files(fastapi_offline) / "static"
     app.mount(STATIC_PREFIX, StaticFiles(directory=str(assets)), name="docs-assets")
 
     # Relative URLs: deployed, the pages sit below the API Gateway stage (/v1/docs) while the app sees /docs
