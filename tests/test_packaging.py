@@ -117,7 +117,7 @@ FAMILIES = ("fedcore.families", "fedcore.tasks")
 # lifelines, scikit-survival, fairlearn, matplotlib), never a deployed step's
 PREDICTIVE_REPORTS = ("fedcore.tasks.predictive.scoring", "fedcore.tasks.predictive.central",
                       "fedcore.tasks.predictive.experiment", "fedcore.tasks.predictive.bench",
-                      "fedcore.tasks.image.experiment")
+                      "fedcore.tasks.image.experiment", "fedcore.tasks.image.bench")
 ABOVE_CORE = ("fedcore.cli", "fedcore.__main__",  # sandbox extra
               "fedcore.evaluation", "fedcore.experiment",  # the CLI's reports and benchmarks
               "fedcore.bench", "fedcore.bench_imports", "fedcore.bench_quality",
@@ -125,6 +125,7 @@ ABOVE_CORE = ("fedcore.cli", "fedcore.__main__",  # sandbox extra
               "fedcore.families.diffusion", "fedcore.families.hybrid",
               "fedcore.tasks.predictive", "fedcore.tasks.risk", "fedcore.tasks.survival",  # DP-SGD: torch
               "fedcore.tasks.image.network", "fedcore.tasks.image.task", "fedcore.tasks.image.experiment",
+              "fedcore.tasks.image.bench",
               "fedcore.gpu_check",  # torchvision
               "fedcore.aws")  # boto3: trainer extra
 CODE = {
