@@ -167,6 +167,11 @@ class ModelFamily(ABC):
         """Synthetic rows from a published model; ``sampling`` holds request options (family-checked)."""
         raise ValueError(f"a {self.name} model predicts; it does not generate rows")
 
+    def setup_histograms(self, encoder: dict, setup_model: Callable[[], Tensors]) -> list[dict] | None:
+        """The merged noisy setup histograms the hub keeps after round 0, one per column, or None when the
+        family keeps only what it derived from them; ``setup_model`` opens the round-0 model when needed."""
+        return None
+
     def predict(self, encoder: dict, model: Tensors, description: dict, schema, frame: pd.DataFrame,
                 times: list[float] | None = None) -> pd.DataFrame:
         """Predictions for conformed rows (class probabilities, or survival probabilities at ``times``)."""

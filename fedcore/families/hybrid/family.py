@@ -58,6 +58,10 @@ class HybridFamily(ModelFamily):
         preprocessor, _ = self.diffusion.build_setup(config, schema, merged_stats)
         return {"marginal": domain, "diffusion": preprocessor}, one_way
 
+    def setup_histograms(self, encoder, setup_model):
+        """The marginal part's noisy 1-way counts: round 0 of a hybrid run is the marginal setup."""
+        return self.marginal.setup_histograms(encoder["marginal"], setup_model)
+
     def release(self, spoke_round: SpokeRound) -> SpokeOutput:
         part = self._part(spoke_round.kind)
         return part.release(replace(spoke_round, encoder=spoke_round.encoder[part.name]))

@@ -17,6 +17,7 @@ from fedcore.families.base import (
     AcceptedRelease, HubRound, ModelFamily, RoundResult, SpokeOutput, SpokePlan, SpokeRound, Tensors,
 )
 from fedcore.families.marginal import rounds
+from fedcore.families.marginal.histograms import setup_histograms
 from fedcore.marginal import (
     MarginalDomain, MarginalModel, SpokeRelease, build_domain, candidate_pairs, check_marginal_release,
     check_score_release, fit_marginal_model, measure_marginals, sample_rows,
@@ -107,6 +108,10 @@ class MarginalFamily(ModelFamily):
     def generate(self, encoder, model, description, schema, rows, seed, conditions, sampling):
         domain = MarginalDomain.from_dict(encoder)
         return sample_rows(MarginalModel.from_tensors(model, domain), domain, rows, seed, conditions)
+
+    def setup_histograms(self, encoder, setup_model):
+        """The noisy 1-way counts of round 0 (kept as the setup model) over the domain's cells."""
+        return setup_histograms(MarginalDomain.from_dict(encoder), setup_model())
 
 
 def _spoke_release(hub_round: HubRound, payload: Tensors, plan: SpokePlan) -> SpokeRelease:

@@ -1,4 +1,5 @@
-"""GET /models/{version} (its model card) and GET /models/{version}/download (its model directory as a zip).
+"""GET /models/{version} (its model card), GET /models/{version}/download (its model directory as a zip) and
+GET /models/{version}/measurements (the DP measurements behind a synthesis version).
 
 The card and the zip are built from the same files ``simulate`` writes as ``DIR/model``
 (``fedcore.runtime.model_directory``): unzipped, the directory loads with its SHA-256 check and serves
@@ -10,12 +11,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from fedcore.runtime.generate import NoPublishedModelError, find_model_version
+from fedcore.runtime.generate import ModelKindError, NoPublishedModelError, find_model_version
+from fedcore.runtime.measurements import dp_measurements
 from fedcore.runtime.model_directory import model_card, model_directory_zip
 from functions.api_app.auth import require_researcher
 from functions.api_app.context import ApiContext, api_context
 from functions.api_app.errors import ApiError
 from functions.api_app.schemas.common import VERSION_PATTERN, error_responses
+from functions.api_app.schemas.measurements import Measurements
 from functions.api_app.schemas.prediction import ModelCard
 
 router = APIRouter(tags=["models"], dependencies=[Depends(require_researcher)])
@@ -40,6 +43,18 @@ def download_model(version: str = Version, ctx: ApiContext = Depends(api_context
     record = _record(ctx, version)
     return Response(model_directory_zip(ctx.services, record), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{record["version"]}.zip"'})
+
+
+@router.get("/models/{version}/measurements", response_model=Measurements,
+            summary="A synthesis version's DP measurements", responses=error_responses(404, 422))
+def get_measurements(version: str = Version, ctx: ApiContext = Depends(api_context)) -> dict:
+    """The merged noisy setup histograms (and the marginal family's measured 2-way tables where stored) that
+    the version was fitted to: post-processing of the hospitals' DP releases, so serving them costs no privacy.
+    Nothing exact, nothing per hospital; what the hub does not store is null with its reason."""
+    try:
+        return dp_measurements(ctx.services, _record(ctx, version))
+    except ModelKindError as exc:
+        raise ApiError(422, "model_does_not_generate", f"{exc}; measurements belong to synthesis models") from None
 
 
 def _record(ctx: ApiContext, version: str) -> dict:
