@@ -130,13 +130,15 @@ def _encode_npz(images) -> bytes:
     return encode_npz(images)
 
 
-def serve_api(sandbox: Sandbox, port: int) -> None:
+def serve_api(sandbox: Sandbox, port: int, report: Path | None = None) -> None:
     """Serve the research API on localhost against ``sandbox`` until interrupted (``demo --serve``): the API
-    function's environment with its own role's credentials, as deployed, not the sandbox's administrator."""
+    function's environment with its own role's credentials, as deployed, not the sandbox's administrator.
+    ``report``: the demo's report.json, whose real-versus-synthetic scores the dashboard may show."""
     from functions.api_app.local_server import serve_local  # fastapi and uvicorn only when serving
 
     os.environ.update(sandbox.api_environment())
-    serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=port, spokes=sandbox.spoke_ids)
+    serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=port, spokes=sandbox.spoke_ids,
+                report=report)
 
 
 def _follow(sandbox: Sandbox, execution: str, run_id: str, timeout: float,

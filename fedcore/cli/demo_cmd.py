@@ -89,7 +89,7 @@ def _server(args: argparse.Namespace, console: Console, progress: Progress):
         progress.stop()
         console.print(f"run {run_id} finished; serving the research API on port {args.port} (Ctrl-C to stop)")
         try:
-            serve_api(running, args.port)
+            serve_api(running, args.port, report=args.out / "report.json")
         except KeyboardInterrupt:
             pass
     return serve

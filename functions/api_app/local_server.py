@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from starlette.types import Scope
@@ -86,8 +87,9 @@ def dashboard_link(host: str, port: int, token: str) -> str:
 
 
 def serve_local(services: HubServices | None, state_machine_arn: str, port: int, sfn_client=None, *,
-                spokes: list[str] | None = None, host: str = LOCAL_HOST) -> None:
+                spokes: list[str] | None = None, host: str = LOCAL_HOST, report: Path | None = None) -> None:
     """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs.
+    ``report``: the demo's report.json, served read-only as GET /sandbox/report (this server only).
 
     ``services`` None: the API function's own adapters from the environment (its tables, bucket, key and
     role credentials), as the deployed function builds them; the sandbox's ``demo --serve`` does this.
@@ -112,6 +114,10 @@ def serve_local(services: HubServices | None, state_machine_arn: str, port: int,
     if not hasattr(services.blobs, "presigned_get"):  # no S3 to link to: every result comes back inline
         settings = replace(settings, inline_row_limit=settings.max_rows)
     app = create_app(services, settings, sfn_client=sfn_client, authorizer=LocalTokenAuthorizer(tokens))
+    if report is not None:  # real-versus-synthetic scores exist only in the sandbox, which holds real rows
+        from functions.api_app.routers.sandbox_report import sandbox_report_router
+
+        app.include_router(sandbox_report_router(report))
     by_role = {claims["cognito:groups"]: token for token, claims in tokens.items()}
     # The CLI's user needs these on the terminal; they are valid only for this process.
     print(f"Research API on http://{host}:{port}  (docs: http://{host}:{port}/docs)", flush=True)
