@@ -28,3 +28,31 @@ export function marginalChart(el, values, column, numeric) {
     : { field: column, type: "nominal", sort: "-y" };
   return draw(el, { title: `${column} (synthetic)`, data: { values }, mark: "bar", encoding: { x, y: { aggregate: "count", type: "quantitative" } } });
 }
+
+// One column: shares per cell of the DP setup histogram beside the synthetic sample's, side by side.
+// values: [{cell, share, series}]; cells in the order given.
+export function setupComparisonChart(el, values, column) {
+  const cells = [...new Set(values.map((v) => v.cell))];
+  return draw(el, {
+    title: `${column}: share per cell`, data: { values }, mark: "bar", height: 200,
+    encoding: {
+      x: { field: "cell", type: "nominal", sort: cells, title: null },
+      xOffset: { field: "series", type: "nominal" },
+      y: { field: "share", type: "quantitative", title: "share", axis: { format: "%" } },
+      color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 400 } },
+    },
+  });
+}
+
+// A pair-trend matrix: values [{a, b, v}] over `names` (both axes, in order); the colour scale is fixed to
+// [0, 1] so two heatmaps side by side read the same.
+export function pairTrendHeatmap(el, values, names, title) {
+  const axis = { field: "a", type: "nominal", sort: names, scale: { domain: names }, title: null };
+  return draw(el, {
+    title, data: { values }, mark: "rect", height: 360,
+    encoding: {
+      x: axis, y: { ...axis, field: "b" },
+      color: { field: "v", type: "quantitative", title: "Cramér's V", scale: { domain: [0, 1], scheme: "blues" } },
+    },
+  });
+}

@@ -1,9 +1,13 @@
-// Models: published versions and each one's model card; for a synthesis model, the marginals of a synthetic
-// sample generated through the API (never real rows: the hub holds none). GET /models, GET /models/{version},
-// POST /generate.
+// Models: published versions and each one's model card; for a synthesis model, a synthetic sample generated
+// through the API beside the DP measurements the hub holds (never real rows: the hub holds none).
+// GET /models, GET /models/{version}, GET /models/{version}/measurements, POST /generate; and, served by the
+// sandbox's local server only, GET /sandbox/report (real vs synthetic from the demo's report).
 
-import { marginalChart } from "./charts.js";
+import { marginalChart, pairTrendHeatmap, setupComparisonChart } from "./charts.js";
 import { fmt, guarded, h, table } from "./dom.js";
+import {
+  DP_LABEL, SAMPLE_LABEL, cellsOf, measuredAssociations, sampleAssociations, setupShares,
+} from "./pairtrends.js";
 
 const SAMPLE_ROWS = 500;
 
@@ -22,25 +26,84 @@ function cardView(card) {
 }
 
 async function marginals(ctx, model, box) {
-  const sample = await ctx.api.post("generate", { rows: SAMPLE_ROWS, seed: 0, model_version: model.version, format: "json" });
+  const [sample, measured] = await Promise.all([
+    ctx.api.post("generate", { rows: SAMPLE_ROWS, seed: 0, model_version: model.version, format: "json" }),
+    ctx.api.get(`models/${encodeURIComponent(model.version)}/measurements`),
+  ]);
   const columns = model.schema.columns;
+  const histograms = new Map((measured.histograms || []).map((m) => [m.column, m]));
+  const cells = new Map(columns.map((c) => [c.name, cellsOf(c, histograms.get(c.name))]));
   const select = h("select", { id: "marginal-column" }, columns.map((c) => h("option", { value: c.name }, c.name)));
   const chart = h("div", { class: "chart", id: "marginal-chart" });
   const drawColumn = () => {
     const column = columns.find((c) => c.name === select.value);
+    const histogram = histograms.get(column.name);
+    if (histogram) {
+      return setupComparisonChart(chart, setupShares(histogram, sample.data, column.name, cells.get(column.name)),
+        column.name);
+    }
     const values = sample.data.map((row) => ({ [column.name]: row[column.name] }));
     return marginalChart(chart, values, column.name, column.kind === "numeric");
   };
   select.addEventListener("change", () => guarded(drawColumn));
-  box.replaceChildren(h("h4", {}, `Synthetic marginals (${sample.rows} generated rows, seed 0)`), select, chart,
-    h("p", { class: "note" }, "The API does not expose the DP marginal measurements, so no comparison is shown."));
+  const heatmaps = h("div", { class: "pair-heatmaps" });
+  box.replaceChildren(
+    h("h4", {}, `Synthetic marginals (${sample.rows} generated rows, seed 0) against the DP setup histograms`),
+    measured.histograms
+      ? h("p", { class: "note" }, `Bars: "${DP_LABEL}", the hub's merged setup histograms, normalised; ` +
+          `"${SAMPLE_LABEL}", the generated rows in the same cells. No real rows: the hub holds none.`)
+      : h("p", { class: "note", id: "no-histograms" }, `No DP setup histograms for this model: ${measured.histograms_reason}.`),
+    select, chart,
+    h("h4", {}, "Pair trends (Cramér's V, numeric columns in their setup cells)"), heatmaps);
   await drawColumn();
+  await pairTrends(sample, measured, columns.map((c) => c.name), cells, heatmaps);
+}
+
+async function pairTrends(sample, measured, names, cells, box) {
+  const synthetic = h("div", { class: "chart", id: "pairs-synthetic" });
+  const panels = [h("div", {}, synthetic)];
+  let dp = null;
+  if (measured.marginals) {
+    dp = h("div", { class: "chart", id: "pairs-dp" });
+    panels.unshift(h("div", {}, dp));
+  } else {
+    panels.push(h("p", { class: "note", id: "no-measured-pairs" },
+      `No heatmap of the DP 2-way measurements: ${measured.marginals_reason}.`));
+  }
+  box.replaceChildren(...panels);
+  if (dp) await pairTrendHeatmap(dp, measuredAssociations(measured.marginals), names, DP_LABEL);
+  await pairTrendHeatmap(synthetic, sampleAssociations(sample.data, names, cells), names, SAMPLE_LABEL);
+}
+
+// Shown only where GET /sandbox/report answers: the local server of `demo --serve`. A deployment has no
+// such route (its hub holds no real rows), so a 404 or any other error shows nothing.
+async function sandboxReport(ctx, box) {
+  let report;
+  try {
+    report = await ctx.api.get("sandbox/report");
+  } catch {
+    return;
+  }
+  const utility = report.utility || {};
+  box.replaceChildren(h("section", { id: "sandbox-report", class: "sandbox-only" },
+    h("h3", {}, report.label),
+    h("p", { class: "note" }, "Scores of the demo's synthetic rows against its real holdout (SDMetrics). " +
+      "The sandbox holds both; a deployment's hub holds no real rows and shows nothing here."),
+    table(["score", "value"], [
+      ["column shapes", fmt(report.column_shapes)],
+      ["column pair trends", `${fmt(report.column_pair_trends)} (${report.pairs_scored ?? "–"} of ${report.pairs_total ?? "–"} pairs scored)`],
+      [`utility TSTR (${utility.metric ?? ""})`, fmt(utility.tstr)],
+      ["utility TRTR", fmt(utility.trtr)],
+    ]),
+    table(["column", "shape metric", "score"], Object.entries(report.per_column || {}).map(
+      ([name, shape]) => [name, shape.metric, fmt(shape.score)]))));
 }
 
 export function render(section, ctx) {
   const list = h("div", { id: "model-list" });
   const detail = h("div", {});
-  section.replaceChildren(h("h2", {}, "Published models"), list, detail);
+  const sandbox = h("div", {});
+  section.replaceChildren(h("h2", {}, "Published models"), list, detail, sandbox);
 
   async function show(model) {
     const card = await guarded(() => ctx.api.get(`models/${encodeURIComponent(model.version)}`));
@@ -48,11 +111,12 @@ export function render(section, ctx) {
     const box = h("div", {});
     const button = card.serves === "generate"
       ? h("button", { type: "button", id: "show-marginals", onclick: () => guarded(() => marginals(ctx, model, box)) },
-        `Generate ${SAMPLE_ROWS} rows and show marginals`)
+        `Generate ${SAMPLE_ROWS} rows and compare with the DP measurements`)
       : "";
     detail.replaceChildren(cardView(card), button, box);
   }
 
+  sandboxReport(ctx, sandbox);
   guarded(async () => {
     const { models } = await ctx.api.get("models");
     if (!models.length) {
