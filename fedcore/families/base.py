@@ -172,6 +172,11 @@ class ModelFamily(ABC):
         family keeps only what it derived from them; ``setup_model`` opens the round-0 model when needed."""
         return None
 
+    def measured_marginals(self, encoder: dict, model: Callable[[], Tensors]) -> list[dict] | None:
+        """The noisy measured tables published with the model that ``model`` opens (columns, labels, counts,
+        noise_std), or None when the family publishes none."""
+        return None
+
     def predict(self, encoder: dict, model: Tensors, description: dict, schema, frame: pd.DataFrame,
                 times: list[float] | None = None) -> pd.DataFrame:
         """Predictions for conformed rows (class probabilities, or survival probabilities at ``times``)."""

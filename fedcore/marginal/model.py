@@ -21,6 +21,9 @@ Clique = tuple[str, ...]
 POTENTIAL_PREFIX = "potential/"
 CLIQUE_MARGINAL_PREFIX = "clique_marginal/"
 TOTAL = "total"
+# The noisy 2-way tables the model was fitted to ("measured/a|b", and "measured/noise_std"): published beside
+# it for the researcher (DP releases' post-processing), never read by the model itself.
+MEASURED_PREFIX = "measured/"
 MARGINAL_RTOL = 1e-3  # float32 inference: marginals agree on totals and separators to 0.1%
 
 
@@ -41,7 +44,7 @@ class MarginalModel:
         """Rebuild a published model, checking it against ``domain`` (ValueError on any mismatch)."""
         potentials, marginals = {}, {}
         for name, value in tensors.items():
-            if name == TOTAL:
+            if name == TOTAL or name.startswith(MEASURED_PREFIX):
                 continue
             for prefix, into in ((POTENTIAL_PREFIX, potentials), (CLIQUE_MARGINAL_PREFIX, marginals)):
                 if name.startswith(prefix):

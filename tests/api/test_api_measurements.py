@@ -13,17 +13,19 @@ from fedcore.runtime.run_state import read_schema
 from fedcore.runtime.simulation import simulate_federation
 from functions.api_app import create_app
 
-MARGINAL, RISK, DIFFUSION = "marg1-r0002", "risk1-r0001", f"{RUN_ID}-r0001"
+MARGINAL, NO_DP, RISK, DIFFUSION = "marg1-r0002", "marg0-r0002", "risk1-r0001", f"{RUN_ID}-r0001"
 
 
 @pytest.fixture(scope="module")
 def measured_services(trained_hub):
-    """The session's diffusion hub plus a marginal run and a risk run, published."""
+    """The session's diffusion hub plus a marginal run with DP and one without, and a risk run, published."""
     services = trained_hub.services()
     dataset = load_actg175()
     parts = partition_dirichlet(dataset.frame, 3, "arms", 0)
     for run_id, settings in (
             ("marg1", {"model": {"family": "marginal", "marginal": {"max_cells": 8, "fit_iterations": 100}}}),
+            ("marg0", {"model": {"family": "marginal", "marginal": {"max_cells": 4, "fit_iterations": 20}},
+                       "privacy": {"enabled": False}}),
             ("risk1", {"task": {"name": "risk", "target": "cens", "exclude": ["days"]}, "rounds": 1,
                        "training": {"epochs": 1}})):
         hospitals = {f"{run_id}-h{i}": p for i, p in enumerate(parts)}  # fresh budgets per run
@@ -54,7 +56,27 @@ def test_a_marginal_version_serves_one_noisy_histogram_per_schema_column(gateway
             assert len(histogram["edges"]) == len(histogram["counts"]) + 1
     categories = {c.name: [str(v) for v in c.categories] for c in schema.categorical_columns}
     assert all(h["labels"] == categories[h["column"]] for h in body["histograms"] if h["kind"] == "categorical")
-    assert body["marginals"] is None and "not stored" in body["marginals_reason"]
+    assert body["marginals"] and body["marginals_reason"] is None
+
+
+def test_a_marginal_version_serves_its_noisy_measured_pairs_over_the_domain_cells(gateway, measured_services):
+    body = gateway("GET", f"/models/{MARGINAL}/measurements", RESEARCHER).json()
+
+    cells = {h["column"]: len(h["labels"]) + (h["missing"] is not None) for h in body["histograms"]}
+    names = {c.name for c in read_schema(measured_services.blobs, "marg1").columns}
+    assert {c for pair in body["marginals"] for c in pair["columns"]} == names  # the selection covers every column
+    for pair in body["marginals"]:
+        rows, cols = (len(labels) for labels in pair["labels"])
+        assert len(pair["counts"]) == rows and {len(r) for r in pair["counts"]} == {cols}
+        assert all(cells.get(c, n) == n for c, n in zip(pair["columns"], (rows, cols)))
+        assert pair["noise_std"] > 0
+
+
+def test_a_version_trained_without_dp_serves_no_measurement(gateway):
+    body = gateway("GET", f"/models/{NO_DP}/measurements", RESEARCHER).json()
+
+    assert (body["histograms"], body["marginals"]) == (None, None)
+    assert "without DP" in body["histograms_reason"] and "without DP" in body["marginals_reason"]
 
 
 def test_a_diffusion_version_says_why_it_holds_no_histograms(gateway):

@@ -17,7 +17,7 @@ from fedcore.families.base import (
     AcceptedRelease, HubRound, ModelFamily, RoundResult, SpokeOutput, SpokePlan, SpokeRound, Tensors,
 )
 from fedcore.families.marginal import rounds
-from fedcore.families.marginal.histograms import setup_histograms
+from fedcore.families.marginal.histograms import measured_marginals, measured_to_tensors, setup_histograms
 from fedcore.marginal import (
     MarginalDomain, MarginalModel, SpokeRelease, build_domain, candidate_pairs, check_marginal_release,
     check_score_release, fit_marginal_model, measure_marginals, sample_rows,
@@ -97,7 +97,7 @@ class MarginalFamily(ModelFamily):
         two_way = {c: (table * scale, summed.noise_std * scale) for c, table in summed.tables.items()}
         model = fit_marginal_model(domain, one_way, two_way, hub_round.config.model.marginal.fit_iterations,
                                    total=float(setup_rows))
-        return RoundResult(model=model.to_tensors())
+        return RoundResult(model=model.to_tensors() | measured_to_tensors(two_way))
 
     def can_publish(self, config, last_round: int) -> bool:
         return last_round >= len(KINDS)  # before the measurement there is no fitted model
@@ -112,6 +112,10 @@ class MarginalFamily(ModelFamily):
     def setup_histograms(self, encoder, setup_model):
         """The noisy 1-way counts of round 0 (kept as the setup model) over the domain's cells."""
         return setup_histograms(MarginalDomain.from_dict(encoder), setup_model())
+
+    def measured_marginals(self, encoder, model):
+        """The noisy 2-way tables published beside the model (None for a model published without them)."""
+        return measured_marginals(MarginalDomain.from_dict(encoder), model())
 
 
 def _spoke_release(hub_round: HubRound, payload: Tensors, plan: SpokePlan) -> SpokeRelease:

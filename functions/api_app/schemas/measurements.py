@@ -17,11 +17,19 @@ class SetupHistogram(BaseModel):
     missing: float | None = Field(description="noisy count of missing values, when the column has a missing cell")
 
 
+class MeasuredMarginal(BaseModel):
+    columns: list[str] = Field(description="the pair of columns measured")
+    labels: list[list[str]] = Field(description="each column's cell labels (its missing cell last, if any)")
+    counts: list[list[float]] = Field(description="noisy counts, summed over the hospitals (may be negative)")
+    noise_std: float | None = Field(description="the Gaussian noise's standard deviation of each cell's count")
+
+
 class Measurements(BaseModel):
     version: str
     family: str = Field(description="the synthesis family: marginal, diffusion or hybrid")
     histograms: list[SetupHistogram] | None = Field(
         description="the merged noisy setup histograms (DP, what the hospitals released); null when not stored")
     histograms_reason: str | None = Field(description="why histograms is null")
-    marginals: list[dict] | None = Field(description="noisy measured 2-way tables; null when not stored")
+    marginals: list[MeasuredMarginal] | None = Field(
+        description="the marginal family's noisy measured 2-way tables (DP); null when not stored")
     marginals_reason: str | None = Field(description="why marginals is null")

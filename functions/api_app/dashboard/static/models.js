@@ -65,7 +65,9 @@ async function pairTrends(sample, measured, names, cells, box) {
   let dp = null;
   if (measured.marginals) {
     dp = h("div", { class: "chart", id: "pairs-dp" });
-    panels.unshift(h("div", {}, dp));
+    panels.unshift(h("div", {}, dp, h("p", { class: "note" },
+      "Only the pairs the hospitals measured (the pairs the model selected) have a cell; noisy counts below " +
+      "zero count as zero.")));
   } else {
     panels.push(h("p", { class: "note", id: "no-measured-pairs" },
       `No heatmap of the DP 2-way measurements: ${measured.marginals_reason}.`));

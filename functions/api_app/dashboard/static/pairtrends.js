@@ -98,10 +98,13 @@ export function sampleAssociations(rows, names, cellsByName) {
   return out;
 }
 
-// The same from the measured noisy 2-way tables: [{columns: [a, b], counts: [[...]]}].
+// The same from the measured noisy 2-way tables: [{columns: [a, b], labels: [[...], [...]], counts: [[...]]}],
+// without their missing cells (the sample's table has none either).
 export function measuredAssociations(marginals) {
   const out = [];
-  for (const { columns: [a, b], counts } of marginals) {
+  for (const { columns: [a, b], labels, counts: all } of marginals) {
+    const keep = (axis) => (_, i) => labels[axis][i] !== "missing" || i !== labels[axis].length - 1;
+    const counts = all.filter(keep(0)).map((row) => row.filter(keep(1)));
     const v = counts.length && counts[0].length ? cramersV(counts) : null;
     if (v !== null) out.push({ a, b, v }, { a: b, b: a, v });
   }
