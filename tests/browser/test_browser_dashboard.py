@@ -178,3 +178,29 @@ def test_an_api_error_shows_the_api_message_only(page, served):
     # Assert
     assert error.inner_text() == "the request does not match the API's schema"
     assert "Traceback" not in page.content()
+
+
+def test_a_synthesis_model_is_compared_with_the_dp_measurements_and_the_sandbox_report(page, served,
+                                                                                      offsite_requests):
+    # Arrange: the served run is a diffusion model, which keeps no setup histograms or 2-way tables
+    problems = _watch(page)
+    [version] = [m["version"] for m in _api(served.base_url, served.researcher_token, "/models")["models"]
+                 if m["run_id"] == served.run_id]
+    measured = _api(served.base_url, served.researcher_token, f"/models/{version}/measurements")
+    _login(page, served.researcher_token, "researcher")
+    page.click('nav button[data-tab="models"]')
+    page.locator("#model-list button", has_text=version).click(timeout=TIMEOUT_MS)
+    page.locator("#model-card h3", has_text=version).wait_for(timeout=TIMEOUT_MS)
+
+    # Act
+    page.click("#show-marginals", timeout=TIMEOUT_MS)
+    page.locator("#pairs-synthetic canvas").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#sandbox-report").wait_for(timeout=TIMEOUT_MS)
+
+    # Assert: the sample's heatmap is drawn, the DP side says why it is absent, and the real-vs-synthetic
+    # scores are labelled sandbox-only
+    assert measured["histograms"] is None and measured["marginals"] is None
+    assert measured["marginals_reason"] in page.locator("#no-measured-pairs").inner_text()
+    assert measured["histograms_reason"] in page.locator("#no-histograms").inner_text()
+    assert page.locator("#sandbox-report h3").inner_text() == "Sandbox only: real vs synthetic (from the demo's report)"
+    assert offsite_requests == [] and problems == []
