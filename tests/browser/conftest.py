@@ -5,6 +5,7 @@ downloads (``playwright install``): a closed network cannot fetch one.
 Every test in this folder is marked ``slow`` and ``browser``. Fixtures:
 
 - ``served`` (session): ``ServedSandbox`` with ``base_url``, ``researcher_token``, ``admin_token``, ``run_id``;
+  ``served_marginal`` (session): the same for a second sandbox serving a marginal model;
   ``base_url``, ``researcher_token``, ``admin_token``: the same, one each;
 - ``page``: a fresh page (its own context: no cookies or storage shared) at 1280x800 whose relative URLs
   resolve against ``base_url``; ``phone_page``: the same at 390x844; ``new_page(viewport)``: any other size;
@@ -26,6 +27,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}  # a current phone's CSS pixels
 # one round, two hospitals, a tiny model and 200 synthetic rows: the run finishes in well under a minute
 TINY_RUN = {"epochs_per_round": 1, "model": {"family": "diffusion", "hidden_dim": 32, "num_blocks": 1}}
+MARGINAL_RUN = {"model": {"family": "marginal", "marginal": {"max_cells": 6, "fit_iterations": 50}}}
 SERVE_TIMEOUT_SECONDS = 300
 LOCAL_HOSTS = {"127.0.0.1"}
 HERE = Path(__file__).resolve().parent
@@ -111,12 +114,13 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory) -> Iterator[ServedSandbox]:
-    out = tmp_path_factory.mktemp("browser-demo")
+@contextmanager
+def _serve_demo(tmp_path_factory, name: str, arguments: list[str]) -> Iterator[ServedSandbox]:
+    """``demo ARGUMENTS --serve`` in its own session, until the block ends."""
+    out = tmp_path_factory.mktemp(name)
     port = _free_port()
-    command = [sys.executable, "-m", "fedcore", "demo", "--rounds", "1", "--spokes", "2", "--rows", "200",
-               "--config", json.dumps(TINY_RUN), "--out", str(out), "--serve", "--port", str(port)]
+    command = [sys.executable, "-m", "fedcore", "demo", "--spokes", "2", "--rows", "200", *arguments,
+               "--out", str(out), "--serve", "--port", str(port)]
     log = out / "demo.log"
     with log.open("w") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
@@ -132,6 +136,19 @@ def served(tmp_path_factory) -> Iterator[ServedSandbox]:
         yield ServedSandbox(base_url, tokens["researcher"], tokens["admin"], run_id, out)
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory) -> Iterator[ServedSandbox]:
+    with _serve_demo(tmp_path_factory, "browser-demo", ["--rounds", "1", "--config", json.dumps(TINY_RUN)]) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def served_marginal(tmp_path_factory) -> Iterator[ServedSandbox]:
+    """A second sandbox serving a marginal model (it publishes its measured 2-way tables)."""
+    with _serve_demo(tmp_path_factory, "browser-marginal", ["--config", json.dumps(MARGINAL_RUN)]) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -204,3 +204,31 @@ def test_a_synthesis_model_is_compared_with_the_dp_measurements_and_the_sandbox_
     assert measured["histograms_reason"] in page.locator("#no-histograms").inner_text()
     assert page.locator("#sandbox-report h3").inner_text() == "Sandbox only: real vs synthetic (from the demo's report)"
     assert offsite_requests == [] and problems == []
+
+
+def test_a_marginal_model_shows_the_dp_and_the_synthetic_pair_trend_heatmaps(page, served_marginal,
+                                                                             offsite_requests):
+    # Arrange
+    problems = _watch(page)
+    served = served_marginal
+    [version] = [m["version"] for m in _api(served.base_url, served.researcher_token, "/models")["models"]
+                 if m["run_id"] == served.run_id]
+    measured = _api(served.base_url, served.researcher_token, f"/models/{version}/measurements")
+    page.goto(f"{served.base_url}/dashboard#token={served.researcher_token}")
+    page.locator("#role").filter(has_text="researcher").wait_for(timeout=TIMEOUT_MS)
+    page.click('nav button[data-tab="models"]')
+    page.locator("#model-card h3", has_text=version).wait_for(timeout=TIMEOUT_MS)
+
+    # Act
+    page.click("#show-marginals", timeout=TIMEOUT_MS)
+    page.locator("#pairs-dp canvas").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#pairs-synthetic canvas").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#marginal-chart canvas").wait_for(timeout=TIMEOUT_MS)
+
+    # Assert: the hub served the noisy measurements, both heatmaps are drawn side by side, no DP side is missing
+    assert measured["histograms"] and measured["marginals"]
+    assert page.locator("#no-measured-pairs, #no-histograms").count() == 0
+    dp, synthetic = (page.locator(f"#{name}").bounding_box() for name in ("pairs-dp", "pairs-synthetic"))
+    assert dp["x"] < synthetic["x"] and abs(dp["y"] - synthetic["y"]) < 5
+    assert "DP measurements (noisy, what the hospitals released)" in page.locator("#view-models").inner_text()
+    assert offsite_requests == [] and problems == []
