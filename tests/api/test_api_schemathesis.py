@@ -15,7 +15,7 @@ import boto3
 import pytest
 import schemathesis
 from botocore.config import Config
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config._checks import NegativeDataRejectionConfig
@@ -98,6 +98,13 @@ def _aim(case, sfn_client, state_machine_arn) -> None:
         case.body["spoke"] = "s1"
 
 
+def _vanishes_on_the_wire(case) -> bool:
+    """A query parameter whose value is an empty list or object is not sent at all (form encoding cannot
+    write one): a negative case whose only invalid part is such a parameter reaches the app as valid data,
+    and its 2xx is the client's doing, not the app accepting invalid input."""
+    return any(value in ([], {}) for value in (case.query or {}).values())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("label", "takes_input"), _operations(), ids=[label for label, _ in _operations()])
 def test_every_operation_honours_its_openapi_contract(api_schema, label, takes_input):
@@ -114,6 +121,8 @@ def test_every_operation_honours_its_openapi_contract(api_schema, label, takes_i
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
                   derandomize=True)  # reproducible in CI; vary with --hypothesis-seed when exploring
         def run(case):
+            if mode == GenerationMode.NEGATIVE:
+                assume(not _vanishes_on_the_wire(case))
             if name == "aimed":
                 _aim(case, sfn_client, state_machine_arn)
             # A negative case may carry a deliberately malformed Authorization header: sending our
