@@ -140,22 +140,35 @@ def test_the_network_is_resnet18_with_groupnorm_that_opacus_accepts():
     assert ModuleValidator.validate(network, strict=False) == []
 
 
-def test_dp_sgd_on_images_under_mixed_precision_spends_its_plan():
-    """bfloat16 autocast (the CUDA path) with Opacus' per-sample clipping, run here on CPU."""
-    from fedcore.tasks.image.network import initial_image_weights
+def _train_images(dp, mixed_precision):
+    from fedcore.tasks.image.network import build_image_network, initial_image_weights
     from fedcore.tasks.predictive.losses import ClassificationLoss
     from fedcore.tasks.predictive.training import train_predictor
-    from fedcore.training.config import DPConfig, TrainConfig
+    from fedcore.training.config import TrainConfig
 
     x = np.random.default_rng(0).normal(size=(48, 1, 16, 16)).astype(np.float32)
     y = (np.arange(48) % 2).astype(np.float32)[:, None]
-    dp = DPConfig(noise_multiplier=1.1, max_grad_norm=1.0)
+    return train_predictor(build_image_network(1, 2), initial_image_weights(1, 2, 0), x, y, ClassificationLoss("mean"),
+                           TrainConfig(batch_size=16, epochs=1, learning_rate=1e-3), dp, 0,
+                           mixed_precision=mixed_precision)
 
-    result = train_predictor(__import__("fedcore.tasks.image.network", fromlist=["x"]).build_image_network(1, 2),
-                             initial_image_weights(1, 2, 0), x, y, ClassificationLoss("mean"),
-                             TrainConfig(batch_size=16, epochs=1, learning_rate=1e-3), dp, 0, mixed_precision=True)
+
+def test_dp_sgd_on_images_spends_its_plan_in_float32():
+    """DP-SGD never runs under autocast by default (bfloat16 with Opacus' per-sample gradients once gave
+    non-finite weights here); the weights stay finite float32."""
+    from fedcore.training.config import DPConfig
+
+    result = _train_images(DPConfig(noise_multiplier=1.1, max_grad_norm=1.0), mixed_precision=None)
 
     assert result.noise_multiplier == 1.1 and result.sample_rate == pytest.approx(16 / 48)
+    assert all(np.all(np.isfinite(w)) and w.dtype == np.float32 for w in result.weights.values())
+
+
+def test_training_without_dp_under_mixed_precision_keeps_float32_weights():
+    """bfloat16 autocast (the CUDA path without DP), run here on CPU."""
+    result = _train_images(None, mixed_precision=True)
+
+    assert result.steps == 3
     assert all(np.all(np.isfinite(w)) and w.dtype == np.float32 for w in result.weights.values())
 
 
