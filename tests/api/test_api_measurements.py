@@ -13,6 +13,8 @@ from fedcore.runtime.run_state import read_schema
 from fedcore.runtime.simulation import simulate_federation
 from functions.api_app import create_app
 
+pytestmark = pytest.mark.slow  # the module's fixture trains and publishes three runs
+
 MARGINAL, NO_DP, RISK, DIFFUSION = "marg1-r0002", "marg0-r0002", "risk1-r0001", f"{RUN_ID}-r0001"
 
 

@@ -46,6 +46,7 @@ def test_image_plan_has_no_setup_release_and_lands_on_the_target():
     assert epsilon == pytest.approx(config.privacy.target_epsilon, rel=2e-2)
 
 
+@pytest.mark.slow  # trains ResNet-18 with DP at two hospitals
 def test_image_run_releases_only_the_count_in_round_zero_and_charges_its_plan(image_run):
     config, hospitals, result = image_run
 
