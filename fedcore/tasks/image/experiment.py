@@ -22,7 +22,7 @@ from fedcore.runtime.model_directory import write_model_directory
 from fedcore.runtime.simulation import simulate_federation
 from fedcore.tasks.image.data import ImageSet, encode_npz, load_image_directory
 from fedcore.tasks.image.spec import ImageSpec, image_schema
-from fedcore.tasks.predictive.experiment import round_entry, score_published
+from fedcore.tasks.predictive.experiment import privacy_report, round_entry, score_published
 from fedcore.tasks.registry import task_of
 
 BUILTIN = "images:builtin"
@@ -95,11 +95,7 @@ def run_image_experiment(spec, out_dir: Path, on_event: EventHandler | None = No
         "metrics": {"rounds": [round_entry(m) for m in federation.rounds], "final": final,
                     "federated_validation": record.get("metrics"), "per_hospital": per_hospital},
         "baseline": baseline,
-        "privacy": {"dp": config.privacy.enabled, "epsilon": record.get("epsilon") or {},
-                    "delta": config.privacy.delta if config.privacy.enabled else None,
-                    "target_epsilon": config.privacy.target_epsilon if config.privacy.enabled else None,
-                    "evaluation_epsilon_share": config.task.evaluation.epsilon_share,
-                    "plans": federation.run.get("plans", {})},
+        "privacy": privacy_report(config, record, federation),
         "config": config.model_dump(mode="json"),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

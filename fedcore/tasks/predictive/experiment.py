@@ -64,11 +64,7 @@ def run_predictive_experiment(spec, out_dir: Path, on_event: EventHandler | None
         "baseline": baseline,
         "fairness": fairness,
         "fairness_holdout": final.get("fairness"),
-        "privacy": {"dp": config.privacy.enabled, "epsilon": record.get("epsilon") or {},
-                    "delta": config.privacy.delta if config.privacy.enabled else None,
-                    "target_epsilon": config.privacy.target_epsilon if config.privacy.enabled else None,
-                    "evaluation_epsilon_share": config.task.evaluation.epsilon_share,
-                    "plans": federation.run.get("plans", {})},
+        "privacy": privacy_report(config, record, federation),
         "config": config.model_dump(mode="json"),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +83,15 @@ def score_published(services, record: dict, config, train: pd.DataFrame, holdout
     outputs = task.outputs(task.network(encoder, config), open_published_model(services, record),
                            encoder.features(scored))
     return encoder, scored, outputs, score_outputs(task, encoder, outputs, encoder.labelled(train), scored)
+
+
+def privacy_report(config, record: dict, federation) -> dict:
+    """``report.json``'s privacy section of a predictive run: epsilon per hospital, delta, target, plans."""
+    dp = config.privacy.enabled
+    return {"dp": dp, "epsilon": record.get("epsilon") or {}, "delta": config.privacy.delta if dp else None,
+            "target_epsilon": config.privacy.target_epsilon if dp else None,
+            "evaluation_epsilon_share": config.task.evaluation.epsilon_share,
+            "plans": federation.run.get("plans", {})}
 
 
 def round_entry(metrics: dict) -> dict:
