@@ -5,6 +5,8 @@ diffusion model (rows/s), on every device present ("cpu", and "cuda" when torch 
 peak GPU memory per case and GPU utilisation sampled by ``nvidia-smi`` while the image model trains
 (a data loader that starves the GPU shows as low utilisation). Without CUDA it says so in the JSON
 (``"cuda": null``) and measures the CPU only: it never reports a GPU number it did not measure.
+On CUDA the image model trains as the trainer does (``mixed_precision="auto"``: bfloat16 autocast) and
+again in float32, so ``autocast_over_float32_cuda`` validates and prices the default.
 
     python -m fedcore.gpu_check [--image-size 64] [--images 256] [--gpu-image-size 224]
 """
@@ -35,7 +37,7 @@ def _gpu_utilisation(stop: threading.Event, samples: list[float]) -> None:
         stop.wait(0.2)
 
 
-def image_case(device: str, dp: bool, size: int, images: int, batch: int) -> dict:
+def image_case(device: str, dp: bool, size: int, images: int, batch: int, mixed_precision: str = "auto") -> dict:
     import torch
 
     from fedcore.tasks.image.generator import generate_hospital_images
@@ -43,13 +45,14 @@ def image_case(device: str, dp: bool, size: int, images: int, batch: int) -> dic
     from fedcore.tasks.image.encoder import ImageEncoder
     from fedcore.tasks.image.spec import ImageSpec
     from fedcore.tasks.predictive.losses import ClassificationLoss
-    from fedcore.tasks.predictive.training import train_predictor
+    from fedcore.tasks.predictive.training import autocast_dtype, train_predictor
     from fedcore.training.config import DPConfig, TrainConfig
 
     spec = ImageSpec(size=size)
     data = next(iter(generate_hospital_images(total=images, spokes=1, size=size, seed=0).values()))
     x, y = ImageEncoder(spec).features(data), data.labels.astype(np.float32)[:, None]
-    config = TrainConfig(batch_size=batch, epochs=1, learning_rate=1e-3, device=device)
+    config = TrainConfig(batch_size=batch, epochs=1, learning_rate=1e-3, device=device,
+                         mixed_precision=mixed_precision)
     setting = DPConfig(noise_multiplier=1.0, max_grad_norm=1.0) if dp else None
     weights = initial_image_weights(1, 2, 0)
     warm = min(len(x), 2 * batch)  # the first steps pay for cuDNN autotuning and allocator growth
@@ -73,8 +76,9 @@ def image_case(device: str, dp: bool, size: int, images: int, batch: int) -> dic
         sampler.join()
     case = {"workload": "image_resnet18", "device": device, "dp": dp, "image_size": size, "images": len(x),
             "batch_size": batch, "steps": result.steps, "seconds": round(seconds, 2),
-            "images_per_s": round(len(x) / seconds, 1),
-            "mixed_precision": False}  # train_predictor's default (autocast is not yet validated)
+            "images_per_s": round(len(x) / seconds, 1), "mixed_precision": mixed_precision,
+            "autocast": str(autocast_dtype(torch.device(device), mixed_precision)),  # "None": float32
+            "mean_loss": round(result.mean_loss, 4)}  # train_predictor raises on a non-finite weight
     if device == "cuda":
         case["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         case["gpu_utilisation_percent"] = round(float(np.mean(samples)), 1) if samples else None
@@ -125,6 +129,9 @@ def run_gpu_check(image_size: int = 64, images: int = 256, batch: int = 64, rows
         for dp in (False, True):
             cases.append(image_case(device, dp, image_size, images, batch))
             cases.append(diffusion_case(device, dp, rows))
+    if cuda:  # the trainer's default ("auto": bfloat16 autocast) against float32 on the same GPU
+        for dp in (False, True):
+            cases.append(image_case("cuda", dp, image_size, images, batch, mixed_precision="off"))
     if cuda and gpu_image_size != image_size:
         for dp in (False, True):
             cases.append(image_case("cuda", dp, gpu_image_size, images, batch))
@@ -133,7 +140,12 @@ def run_gpu_check(image_size: int = 64, images: int = 256, batch: int = 64, rows
     if not cuda:
         report["note"] = "no CUDA device visible to torch: CPU figures only; no GPU number was measured"
     rate = {(c["workload"], c["device"], c["dp"], c.get("image_size")): c.get("images_per_s") or c.get("rows_per_s")
-            for c in cases}
+            for c in cases if c.get("mixed_precision", "auto") == "auto"}
+    for case in cases:
+        if case.get("mixed_precision") == "off" and case["device"] == "cuda":
+            auto = rate[("image_resnet18", "cuda", case["dp"], case["image_size"])]
+            report.setdefault("autocast_over_float32_cuda", {})[f"{case['image_size']}px_{'dp' if case['dp'] else 'nondp'}"] \
+                = round(auto / case["images_per_s"], 2)
     for (workload, device, dp, size), value in rate.items():
         cpu = rate.get((workload, "cpu", dp, size))
         if device == "cuda" and cpu:
@@ -142,7 +154,7 @@ def run_gpu_check(image_size: int = 64, images: int = 256, batch: int = 64, rows
     for device in devices:
         for workload, key in (("image_resnet18", "images_per_s"), ("diffusion_mlp", "rows_per_s")):
             pair = {c["dp"]: c[key] for c in cases if c["workload"] == workload and c["device"] == device
-                    and c.get("image_size") in (None, image_size)}
+                    and c.get("image_size") in (None, image_size) and c.get("mixed_precision", "auto") == "auto"}
             report.setdefault("dp_over_nondp", {})[f"{workload}_{device}"] = round(pair[True] / pair[False], 3)
     return report
 

@@ -79,6 +79,8 @@ class TrainingSettings(BaseModel):
     batch_size: int = Field(TrainConfig.batch_size, ge=1, le=1_000_000)  # expected Poisson batch; capped at a hospital's rows
     epochs: int = Field(TrainConfig.epochs, ge=1, le=1000)  # local epochs between aggregations
     learning_rate: float = Field(TrainConfig.learning_rate, gt=0, le=10, allow_inf_nan=False)  # AdamW step size
+    # predictive and image tasks: "auto" = bfloat16 autocast on a CUDA GPU that supports it; "off" = float32
+    mixed_precision: Literal["auto", "off"] = TrainConfig.mixed_precision
 
 
 IMAGE_TRAINING_DEFAULTS = {"batch_size": 64, "epochs": 1, "learning_rate": 1e-3}

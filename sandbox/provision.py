@@ -132,6 +132,7 @@ def _create_stack(emulator: Emulator, stack: StackTemplate) -> Resolver:
     _create_parameters(client("ssm"), template, resolver)
     _create_tables(client("dynamodb"), template, resolver)
     _create_batch(client("batch"), iam, template, resolver, stack)
+    _bind_identity(template, resolver, stack)
     _create_functions(client("lambda"), template, resolver, stack)
     _create_state_machines(client("stepfunctions"), template, resolver)
     _put_role_policies(iam, template, resolver)
@@ -254,6 +255,20 @@ def _create_batch(batch, iam, template: dict, resolver: Resolver, stack: StackTe
         arn = batch.register_job_definition(jobDefinitionName=props["JobDefinitionName"], type="container",
                                             containerProperties=properties, **kwargs)["jobDefinitionArn"]
         resolver.bind(logical_id, Ref=arn)
+
+
+def _bind_identity(template: dict, resolver: Resolver, stack: StackTemplate) -> None:
+    """Cognito is not emulated: the sandbox's API server is its own authorizer (local tokens) and has no hosted
+    UI. Its user pools, clients and domains get identifiers of Cognito's shape, so that the functions'
+    environment resolves; ``serve_api`` does not pass the hosted UI's settings to the local server."""
+    for number, (logical_id, _) in enumerate(resources_of_type(template, "AWS::Cognito::UserPool")):
+        pool_id = f"{stack.region}_sandbox{number}"
+        resolver.bind(logical_id, Ref=pool_id, ProviderName=f"cognito-idp.{stack.region}.amazonaws.com/{pool_id}",
+                      Arn=f"arn:aws:cognito-idp:{stack.region}:{stack.account}:userpool/{pool_id}")
+    for number, (logical_id, _) in enumerate(resources_of_type(template, "AWS::Cognito::UserPoolClient")):
+        resolver.bind(logical_id, Ref=f"sandboxclient{number}")
+    for logical_id, props in resources_of_type(template, "AWS::Cognito::UserPoolDomain"):
+        resolver.bind(logical_id, Ref=str(resolver.resolve(props["Domain"])))
 
 
 def _create_functions(lambda_, template: dict, resolver: Resolver, stack: StackTemplate) -> None:

@@ -5,11 +5,19 @@ from the token's cognito:groups claim; API Gateway authenticates, validates, thr
 protected by WAF. The pages a browser navigates to (the dashboard's shell, the API docs) and their static
 files are GET-only routes without the authorizer (PUBLIC_PAGES): a navigation carries no bearer token, and
 they hold no data; the page's scripts then call the data routes with the signed-in user's token.
+
+The dashboard signs people in through Cognito's hosted UI (a Cognito-prefix domain) with the authorization code
+grant and PKCE: the app client is public (no secret; a page cannot keep one), allows only that grant, and
+accepts only the dashboard's own address as callback and logout URL. That address is built from the REST API's
+id, not its stage, so the client depends on the API's root resource only: the client -> RestApi -> Lambda
+environment -> client cycle that `rest_api.url` would close does not exist.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import re
+
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
@@ -30,15 +38,29 @@ BINARY_MEDIA_TYPES = ("image/png", "application/x-npz", "application/zip")
 # (functions/api_app/dashboard), the API docs, their assets and the OpenAPI document they render
 # (functions/api_app/offline_docs.py). The app answers these paths without a caller and returns no data on them.
 PUBLIC_PAGES = ("/dashboard", "/dashboard/{proxy+}", "/docs", "/redoc", "/openapi.json", "/static/{proxy+}")
+DASHBOARD_PATH = "dashboard"
+# Cognito's rule for a prefix domain: lowercase letters, digits and inner hyphens, no reserved word
+DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
+SIGN_IN_SCOPES = (cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE)
+
+
+def hosted_ui_prefix(prefix: str) -> str:
+    """The hosted UI's domain prefix (globally unique per region: callers pass the environment's prefix and
+    account); a clear error instead of a failed deployment when Cognito would refuse it."""
+    if not DOMAIN_PREFIX.fullmatch(prefix) or any(word in prefix for word in RESERVED_IN_PREFIX):
+        raise ValueError(f"hosted UI domain prefix {prefix!r}: Cognito needs 1-63 lowercase letters, digits and "
+                         f"inner hyphens, without {', '.join(RESERVED_IN_PREFIX)}; rename the project or environment")
+    return prefix
 
 
 class ResearchApi(Construct):
     """`user_pool` (MFA required, Plus feature plan, groups in GROUPS), `client`, and `rest_api`
     (Cognito authorizer, request validation, stage throttling, access and execution logs, X-Ray, WAF)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, handler: lambda_.IFunction,
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, handler: lambda_.Function,
                  key: kms.IKey, log_retention_days: int, throttle_rate: float, throttle_burst: int,
-                 waf_rate_limit: int) -> None:
+                 waf_rate_limit: int, domain_prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
@@ -63,6 +85,9 @@ class ResearchApi(Construct):
         self.client = self.user_pool.add_client(
             "ResearchClient",
             auth_flows=cognito.AuthFlow(user_srp=True),
+            # CDK enables the implicit and code grants with an https://example.com callback unless told
+            # otherwise: with a hosted UI domain, that would hand this client's tokens to example.com
+            disable_o_auth=True,
             generate_secret=False,
             prevent_user_existence_errors=True,
             access_token_validity=Duration.hours(1),
@@ -94,6 +119,7 @@ class ResearchApi(Construct):
                 metrics_enabled=True,
             ),
         )
+        self._hosted_ui_sign_in(handler, hosted_ui_prefix(domain_prefix))
         stage = self.rest_api.deployment_stage
         nag.acknowledge(stage, nag.Reason.NO_API_CACHE, "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
                         "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted")
@@ -120,6 +146,35 @@ class ResearchApi(Construct):
         self._execution_logs(key, log_retention_days, access_logs)
         RateLimitedWebAcl(self, "Waf", name=name, resource_arn=stage.stage_arn, rate_limit=waf_rate_limit,
                           key=key, log_retention_days=log_retention_days)
+
+    def _hosted_ui_sign_in(self, handler: lambda_.Function, domain_prefix: str) -> None:
+        """`domain` (the hosted UI) and `dashboard_client` (public, authorization code + PKCE, the dashboard's
+        address only); the API function serves both to the page (DASHBOARD_AUTH_DOMAIN, DASHBOARD_CLIENT_ID)."""
+        self.domain = self.user_pool.add_domain(
+            "HostedUi", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix))
+        self.dashboard_url = (f"https://{self.rest_api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+                              f"{STAGE}/{DASHBOARD_PATH}")
+        self.dashboard_client = self.user_pool.add_client(
+            "DashboardClient",
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=list(SIGN_IN_SCOPES),
+                callback_urls=[self.dashboard_url],
+                logout_urls=[self.dashboard_url]),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.hours(12),
+            enable_token_revocation=True,
+        )
+        # an empty AuthFlow leaves ExplicitAuthFlows out, and Cognito's default then allows SRP and custom
+        # authentication too; the page needs none of them
+        cfn_client = self.dashboard_client.node.default_child
+        cfn_client.add_property_override("ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"])
+        handler.add_environment("DASHBOARD_AUTH_DOMAIN", self.domain.base_url())
+        handler.add_environment("DASHBOARD_CLIENT_ID", self.dashboard_client.user_pool_client_id)
 
     def _execution_logs(self, key: kms.IKey, log_retention_days: int, access_logs: EncryptedLogGroup) -> None:
         """API Gateway writes execution logs with the account's CloudWatch role into a group it would

@@ -88,7 +88,8 @@ class HubStack(PlatformStack):
         api = ResearchApi(
             self, "Api", name=f"{config.prefix}-research", handler=functions.api.function, key=storage.key,
             log_retention_days=retention, throttle_rate=config.api.throttle_rate,
-            throttle_burst=config.api.throttle_burst, waf_rate_limit=config.api.waf_rate_limit)
+            throttle_burst=config.api.throttle_burst, waf_rate_limit=config.api.waf_rate_limit,
+            domain_prefix=f"{config.prefix}-{config.hub_account}")
         Monitoring(
             self, "Monitoring", name=f"{config.prefix}-training", namespace=namespace,
             spoke_ids=[spoke.spoke_id for spoke in spokes], state_machine=loop.state_machine,
@@ -97,5 +98,7 @@ class HubStack(PlatformStack):
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=api.client.user_pool_client_id)
+        CfnOutput(self, "DashboardUrl", value=api.dashboard_url)
+        CfnOutput(self, "HostedUiDomain", value=api.domain.base_url())
         CfnOutput(self, "StateMachineArn", value=loop.state_machine.state_machine_arn)
         CfnOutput(self, "HubBucketName", value=storage.bucket.bucket_name)

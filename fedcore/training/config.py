@@ -9,6 +9,9 @@ import numpy as np
 
 OptimizerName = Literal["adamw", "adam", "sgd"]
 LrSchedule = Literal["constant", "cosine"]
+# "auto": bfloat16 autocast on a CUDA GPU that supports bfloat16, float32 elsewhere; "off": float32 everywhere;
+# "bf16": autocast on any device, the CPU included (tests and measurements; not offered to runs)
+MixedPrecision = Literal["auto", "off", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class TrainConfig:
     proximal_mu: float = 0.0  # FedProx (Li et al. 2020) proximal strength; 0 = plain FedAvg
     device: str = "auto"  # "auto" = CUDA when available, else CPU; or any torch device string
     num_threads: int | None = None  # CPU threads while training (restored after); None = torch's setting
+    mixed_precision: MixedPrecision = "auto"  # the predictive and image tasks' networks (see MixedPrecision)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -57,6 +61,8 @@ class TrainConfig:
             raise ValueError(f"proximal_mu must be >= 0, got {self.proximal_mu}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
+        if self.mixed_precision not in ("auto", "off", "bf16"):
+            raise ValueError(f"mixed_precision must be 'auto', 'off' or 'bf16', got {self.mixed_precision!r}")
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
 

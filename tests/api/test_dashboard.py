@@ -12,7 +12,9 @@ import pytest
 
 from apigw import ADMIN, NO_GROUP, RESEARCHER, Gateway
 from functions.api_app.dashboard import DashboardSettings
-from functions.api_app.dashboard.shell import CSP, HERE, render_shell, static_files
+from functions.api_app.dashboard.shell import HERE, content_security_policy, render_shell, static_files
+
+CSP = content_security_policy()  # no hosted UI: the empty hub's app
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_ASSETS = [p for p in (HERE / "static").glob("*") if p.is_file()]  # ours, not the vendored builds
@@ -95,24 +97,47 @@ def test_the_js_keeps_the_token_in_memory_and_writes_no_html():
     scripts = {p.name: p.read_text() for p in OWN_ASSETS if p.suffix == ".js"}
 
     for name, text in scripts.items():
-        for forbidden in ("localStorage", "sessionStorage", "document.cookie", "innerHTML", "outerHTML",
+        for forbidden in ("localStorage", "document.cookie", "innerHTML", "outerHTML",
                           "insertAdjacentHTML", "eval(", "new Function", "console.log"):
             assert forbidden not in text, (name, forbidden)
-    assert "history.replaceState" in scripts["app.js"]
+        if name != "login.js":
+            assert "sessionStorage" not in text, name
+    # login.js keeps only the PKCE verifier and state across the hosted UI's redirect, under one key, and
+    # deletes them on return; the token endpoint's answer is never stored
+    stored = re.findall(r"sessionStorage\.(\w+)\(([^,)]*)", scripts["login.js"])
+    assert sorted(stored) == [("getItem", "PENDING"), ("removeItem", "PENDING"), ("setItem", "PENDING")]
+    assert 'JSON.stringify({ state, verifier })' in scripts["login.js"]
+    assert "history.replaceState" in scripts["login.js"]
 
 
-def test_a_hosted_ui_login_url_is_linked_and_checked():
-    url = "https://fedcore-dev.auth.eu-west-1.amazoncognito.com/oauth2/authorize?client_id=abc&response_type=token"
+def test_the_hosted_ui_settings_reach_the_page_and_its_csp_and_are_checked():
+    domain = "https://fedcore-dev.auth.eu-west-1.amazoncognito.com"
+    settings = DashboardSettings.from_env({"DASHBOARD_AUTH_DOMAIN": domain, "DASHBOARD_CLIENT_ID": "4abc2def"})
 
-    shell = render_shell(DashboardSettings.from_env({"DASHBOARD_LOGIN_URL": url})).decode()
+    shell = render_shell(settings).decode()
     local = render_shell(DashboardSettings.from_env({})).decode()
 
-    assert 'href="https://fedcore-dev.auth.eu-west-1.amazoncognito.com/oauth2/authorize?client_id=abc&amp;' \
-           'response_type=token"' in shell
-    assert "login-link" not in local and "demo --serve" in local
-    for bad in ("http://example.org/login", "https://example.org/login#x", "javascript:alert(1)"):
-        with pytest.raises(ValueError, match="DASHBOARD_LOGIN_URL"):
-            DashboardSettings(login_url=bad)
+    assert f'data-auth-domain="{domain}" data-client-id="4abc2def"' in shell and 'id="login-button"' in shell
+    assert "data-auth-domain" not in local and "login-button" not in local and "demo --serve" in local
+    directives = dict(d.strip().split(" ", 1) for d in settings.headers()["Content-Security-Policy"].split(";"))
+    assert directives["connect-src"] == f"'self' {domain}"  # the token endpoint, and nothing else beyond the API
+    assert directives["script-src"] == "'self'" and directives["form-action"] == "'none'"
+    assert DashboardSettings.from_env({"DASHBOARD_AUTH_DOMAIN": "http://127.0.0.1:9000",
+                                       "DASHBOARD_CLIENT_ID": "local"}).auth_origin == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DASHBOARD_AUTH_DOMAIN": "https://a.auth.eu-west-1.amazoncognito.com"}, "set both or neither"),
+    ({"DASHBOARD_CLIENT_ID": "abc"}, "set both or neither"),
+    ({"DASHBOARD_AUTH_DOMAIN": "http://example.org", "DASHBOARD_CLIENT_ID": "abc"}, "DASHBOARD_AUTH_DOMAIN"),
+    ({"DASHBOARD_AUTH_DOMAIN": "https://example.org/login", "DASHBOARD_CLIENT_ID": "abc"}, "DASHBOARD_AUTH_DOMAIN"),
+    ({"DASHBOARD_AUTH_DOMAIN": "https://example.org#x", "DASHBOARD_CLIENT_ID": "abc"}, "DASHBOARD_AUTH_DOMAIN"),
+    ({"DASHBOARD_AUTH_DOMAIN": "javascript:alert(1)", "DASHBOARD_CLIENT_ID": "abc"}, "DASHBOARD_AUTH_DOMAIN"),
+    ({"DASHBOARD_AUTH_DOMAIN": "https://example.org", "DASHBOARD_CLIENT_ID": 'a" onload="x'}, "DASHBOARD_CLIENT_ID"),
+])
+def test_wrong_hosted_ui_settings_are_refused_by_name(env, message):
+    with pytest.raises(ValueError, match=message):
+        DashboardSettings.from_env(env)
 
 
 @pytest.mark.parametrize("claims, role", [(ADMIN, "admin"), (RESEARCHER, "researcher")])

@@ -5,7 +5,8 @@ downloads (``playwright install``): a closed network cannot fetch one.
 Every test in this folder is marked ``slow`` and ``browser``. Fixtures:
 
 - ``served`` (session): ``ServedSandbox`` with ``base_url``, ``researcher_token``, ``admin_token``, ``run_id``;
-  ``served_marginal`` (session): the same for a second sandbox serving a marginal model;
+  ``served_marginal`` (session): the same for a second sandbox serving a marginal model, whose dashboard signs
+  in through ``hosted_ui`` (a stand-in for Cognito's hosted UI);
   ``base_url``, ``researcher_token``, ``admin_token``: the same, one each;
 - ``page``: a fresh page (its own context: no cookies or storage shared) at 1280x800 whose relative URLs
   resolve against ``base_url``; ``phone_page``: the same at 390x844; ``new_page(viewport)``: any other size;
@@ -33,6 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fake_hosted_ui import CLIENT_ID as HOSTED_UI_CLIENT_ID
+from fake_hosted_ui import FakeHostedUi
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # Debian's package; the Makefile's CHROMIUM
@@ -61,6 +64,7 @@ class ServedSandbox:
     admin_token: str
     run_id: str  # the finished run (COMPLETED, one round, a published model version)
     out_dir: Path  # the demo's report.json, synthetic.csv, audit.jsonl; demo.log holds its stderr
+    hosted_ui: FakeHostedUi | None = None  # the sign-in service the page is configured with, if any
 
 
 def _free_port() -> int:
@@ -115,8 +119,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def _serve_demo(tmp_path_factory, name: str, arguments: list[str]) -> Iterator[ServedSandbox]:
-    """``demo ARGUMENTS --serve`` in its own session, until the block ends."""
+def _serve_demo(tmp_path_factory, name: str, arguments: list[str],
+                hosted_ui: FakeHostedUi | None = None) -> Iterator[ServedSandbox]:
+    """``demo ARGUMENTS --serve`` in its own session, until the block ends; with ``hosted_ui``, the dashboard
+    signs in through it (DASHBOARD_AUTH_DOMAIN, DASHBOARD_CLIENT_ID), which hands out the researcher token."""
+    env = dict(os.environ)
+    if hosted_ui is not None:
+        env.update(DASHBOARD_AUTH_DOMAIN=hosted_ui.base_url, DASHBOARD_CLIENT_ID=HOSTED_UI_CLIENT_ID)
     out = tmp_path_factory.mktemp(name)
     port = _free_port()
     command = [sys.executable, "-m", "fedcore", "demo", "--spokes", "2", "--rows", "200", *arguments,
@@ -124,7 +133,7 @@ def _serve_demo(tmp_path_factory, name: str, arguments: list[str]) -> Iterator[S
     log = out / "demo.log"
     with log.open("w") as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   start_new_session=True)
+                                   start_new_session=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
     try:
@@ -133,7 +142,9 @@ def _serve_demo(tmp_path_factory, name: str, arguments: list[str]) -> Iterator[S
         base_url = f"http://127.0.0.1:{port}"
         _wait_for_health(base_url, deadline)
         run_id = json.loads((out / "report.json").read_text())["run"]["run_id"]
-        yield ServedSandbox(base_url, tokens["researcher"], tokens["admin"], run_id, out)
+        if hosted_ui is not None:
+            hosted_ui.redirect_uri, hosted_ui.id_token = f"{base_url}/dashboard", tokens["researcher"]
+        yield ServedSandbox(base_url, tokens["researcher"], tokens["admin"], run_id, out, hosted_ui)
     finally:
         _stop(process)
 
@@ -146,9 +157,15 @@ def served(tmp_path_factory) -> Iterator[ServedSandbox]:
 
 @pytest.fixture(scope="session")
 def served_marginal(tmp_path_factory) -> Iterator[ServedSandbox]:
-    """A second sandbox serving a marginal model (it publishes its measured 2-way tables)."""
-    with _serve_demo(tmp_path_factory, "browser-marginal", ["--config", json.dumps(MARGINAL_RUN)]) as s:
-        yield s
+    """A second sandbox serving a marginal model (it publishes its measured 2-way tables), whose dashboard signs
+    in through a stand-in for Cognito's hosted UI (fake_hosted_ui.py)."""
+    hosted_ui = FakeHostedUi().start()
+    try:
+        with _serve_demo(tmp_path_factory, "browser-marginal", ["--config", json.dumps(MARGINAL_RUN)],
+                         hosted_ui) as s:
+            yield s
+    finally:
+        hosted_ui.stop()
 
 
 @pytest.fixture(scope="session")

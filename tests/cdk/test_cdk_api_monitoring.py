@@ -20,6 +20,46 @@ def test_user_pool_requires_mfa_and_strong_passwords_and_has_both_groups(hub_tem
         hub_template.has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": group})
 
 
+def test_the_dashboard_signs_in_through_the_hosted_ui_with_the_code_grant_only(synthesized, q):
+    template = synthesized.hub
+    domains = list(q.resources(template, "AWS::Cognito::UserPoolDomain").values())
+    clients = q.resources(template, "AWS::Cognito::UserPoolClient")
+    (rest_api,) = q.resources(template, "AWS::ApiGateway::RestApi")
+    dashboard = {lid: c["Properties"] for lid, c in clients.items() if "AllowedOAuthFlows" in c["Properties"]}
+
+    assert len(domains) == 1 and domains[0]["Properties"]["Domain"] == "fedsynth-dev-111111111111"
+    others = [c["Properties"] for lid, c in clients.items() if lid not in dashboard]
+    assert others and all(not c.get("AllowedOAuthFlowsUserPoolClient") and "CallbackURLs" not in c for c in others)
+    (client_id, props), = dashboard.items()
+    assert props["AllowedOAuthFlows"] == ["code"]  # no implicit grant: tokens never travel in a URL
+    assert props["AllowedOAuthFlowsUserPoolClient"] is True
+    assert sorted(props["AllowedOAuthScopes"]) == ["email", "openid", "profile"]
+    assert props["GenerateSecret"] is False and props["SupportedIdentityProviders"] == ["COGNITO"]
+    assert props["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]  # no password flows for the page
+    for urls in (props["CallbackURLs"], props["LogoutURLs"]):  # the dashboard's own address, nothing else
+        (url,) = urls
+        text = json.dumps(url)
+        assert q.refers_to(url, rest_api) and text.endswith('"/v1/dashboard"]]}')
+        assert "Stage" not in text and "Deployment" not in text  # the stage would close a dependency cycle
+    functions = [f["Properties"] for f in q.resources(template, "AWS::Lambda::Function").values()
+                 if "DASHBOARD_CLIENT_ID" in f["Properties"].get("Environment", {}).get("Variables", {})]
+    (api_function,) = functions
+    variables = api_function["Environment"]["Variables"]
+    assert q.refers_to(variables["DASHBOARD_CLIENT_ID"], client_id)
+    (domain_id,) = q.resources(template, "AWS::Cognito::UserPoolDomain")
+    assert q.refers_to(variables["DASHBOARD_AUTH_DOMAIN"], domain_id)
+    assert "STATE_MACHINE_ARN" in variables  # the API function, not another
+
+
+@pytest.mark.parametrize("prefix", ["Fedsynth-dev-1", "fedsynth-aws-1", "-fedsynth", "a" * 64, "fed_synth"])
+def test_a_domain_prefix_cognito_would_refuse_fails_the_synth_by_name(prefix):
+    from cdk.components.research_api import hosted_ui_prefix
+
+    with pytest.raises(ValueError, match="hosted UI domain prefix"):
+        hosted_ui_prefix(prefix)
+    assert hosted_ui_prefix("fedsynth-dev-123456789012") == "fedsynth-dev-123456789012"
+
+
 def _resource_paths(template: dict, q) -> dict[str, str]:
     """API Gateway resource logical id -> its full path ("/dashboard/{proxy+}"), walking up ParentId."""
     resources = q.resources(template, "AWS::ApiGateway::Resource")

@@ -141,7 +141,7 @@ def test_the_network_is_resnet18_with_groupnorm_that_opacus_accepts():
     assert ModuleValidator.validate(network, strict=False) == []
 
 
-def _train_images(dp, mixed_precision):
+def _train_images(dp, mixed_precision="auto", learning_rate=1e-3):
     from fedcore.tasks.image.network import build_image_network, initial_image_weights
     from fedcore.tasks.predictive.losses import ClassificationLoss
     from fedcore.tasks.predictive.training import train_predictor
@@ -150,19 +150,49 @@ def _train_images(dp, mixed_precision):
     x = np.random.default_rng(0).normal(size=(48, 1, 16, 16)).astype(np.float32)
     y = (np.arange(48) % 2).astype(np.float32)[:, None]
     return train_predictor(build_image_network(1, 2), initial_image_weights(1, 2, 0), x, y, ClassificationLoss("mean"),
-                           TrainConfig(batch_size=16, epochs=1, learning_rate=1e-3), dp, 0,
-                           mixed_precision=mixed_precision)
+                           TrainConfig(batch_size=16, epochs=1, learning_rate=learning_rate, device="cpu",
+                                       mixed_precision=mixed_precision), dp, 0)
 
 
-def test_dp_sgd_on_images_spends_its_plan_in_float32():
-    """Training runs in float32 by default (bfloat16 autocast gave non-finite weights in some runs here);
-    the weights stay finite float32."""
+def test_dp_sgd_on_images_spends_its_plan_in_float32_on_the_cpu():
+    """"auto" autocasts on CUDA only; on the CPU training stays float32 and the weights finite float32."""
     from fedcore.training.config import DPConfig
 
-    result = _train_images(DPConfig(noise_multiplier=1.1, max_grad_norm=1.0), mixed_precision=None)
+    result = _train_images(DPConfig(noise_multiplier=1.1, max_grad_norm=1.0))
 
     assert result.noise_multiplier == 1.1 and result.sample_rate == pytest.approx(16 / 48)
     assert all(np.all(np.isfinite(w)) and w.dtype == np.float32 for w in result.weights.values())
+
+
+def test_autocast_is_bfloat16_on_a_cuda_gpu_with_bfloat16_and_float32_elsewhere(monkeypatch):
+    import torch
+
+    from fedcore.tasks.predictive.training import autocast_dtype
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert autocast_dtype(cuda, "auto") is torch.bfloat16
+    assert autocast_dtype(cpu, "auto") is None and autocast_dtype(cuda, "off") is None
+    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert autocast_dtype(cuda, "auto") is None  # emulated bfloat16 (pre-Ampere): float32, no float16 without scaling
+
+
+def test_dp_sgd_under_bfloat16_autocast_keeps_float32_weights_and_spends_its_plan():
+    """The CUDA default's code path, forced on the CPU: Opacus casts per-sample gradients up to float32."""
+    from fedcore.training.config import DPConfig
+
+    result = _train_images(DPConfig(noise_multiplier=1.1, max_grad_norm=1.0), mixed_precision="bf16")
+
+    assert result.noise_multiplier == 1.1 and result.sample_rate == pytest.approx(16 / 48)
+    assert all(np.all(np.isfinite(w)) and w.dtype == np.float32 for w in result.weights.values())
+
+
+def test_training_that_ends_with_non_finite_weights_releases_nothing():
+    from fedcore.tasks.predictive.training import NonFiniteWeightsError
+
+    with pytest.raises(NonFiniteWeightsError, match="non-finite weights .* nothing is released"):
+        _train_images(None, mixed_precision="off", learning_rate=1e30)
 
 
 def test_trainer_reads_a_hospitals_image_folder_under_a_prefix():

@@ -31,19 +31,39 @@ class PredictorTrainResult:
     noise_multiplier: float | None
 
 
+class NonFiniteWeightsError(RuntimeError):
+    """Local training ended with a NaN or infinite weight: nothing is released."""
+
+
+def autocast_dtype(device: torch.device, mixed_precision: str) -> torch.dtype | None:
+    """bfloat16 for the forward pass, or None (float32).
+
+    "auto" autocasts on CUDA GPUs with bfloat16 (Ampere and later): Opacus 1.6 supports mixed precision with
+    its "hooks" and "ghost" modes on GPUs, and casts per-sample gradients up to the float32 parameters before
+    clipping and noise, so the sensitivity and the noise are float32's. bfloat16 keeps float32's exponent range,
+    so no loss scaling is needed (float16 would need a GradScaler, which Opacus' optimizer does not take). On
+    the CPU, "auto" stays float32: ResNet-18 under CPU bfloat16 autocast ended with non-finite weights in some
+    runs here (oneDNN without native bfloat16), and a CPU gains little from it; "bf16" forces it anywhere."""
+    if mixed_precision == "bf16":
+        return torch.bfloat16
+    if mixed_precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.bfloat16
+    return None
+
+
 def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
                     criterion: nn.Module, config: TrainConfig, dp: DPConfig | None, seed: int,
-                    on_step=None, mixed_precision: bool | None = None) -> PredictorTrainResult:
+                    on_step=None) -> PredictorTrainResult:
     """Train ``network`` (started from ``weights``) on features ``x`` (N, ...) and targets ``y`` (N, L).
 
-    ``mixed_precision=True`` runs the forward pass under bfloat16 autocast. Off by default (None = off):
-    ResNet-18 under CPU bfloat16 autocast ended with non-finite weights in some test runs (with and without
-    DP), and the CUDA path has not been validated on a GPU, so nothing turns it on until it is.
+    The forward pass runs under autocast as ``config.mixed_precision`` and the device say (``autocast_dtype``);
+    weights, gradients, clipping and noise stay float32. A NaN or infinite weight at the end raises
+    ``NonFiniteWeightsError``, so no such update leaves the hospital.
     ``on_step(rows)`` is called after each optimizer step (progress)."""
     if len(x) < 1:
         raise ValueError("no training rows")
     device = resolve_device(config.device)
-    amp = bool(mixed_precision)
+    dtype = autocast_dtype(device, config.mixed_precision)
     data_seed, dp_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(2) % (2**31 - 1))
     with warnings.catch_warnings(), thread_limit(config.num_threads):
         silence_known_opacus_warnings()
@@ -66,10 +86,11 @@ def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.nd
                 grad_sample_mode="ghost", noise_generator=torch.Generator(device=device).manual_seed(dp_seed),
             )
         steps, loss_sum, rows = 0, 0.0, 0
+        autocast = {"device_type": device.type, "dtype": dtype or torch.bfloat16, "enabled": dtype is not None}
         for _ in range(config.epochs):
             for features, targets in loader:
                 features, targets = features.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                with torch.autocast(**autocast):
                     outputs = module(features)
                 loss = criterion(outputs.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
@@ -82,6 +103,12 @@ def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.nd
                     loss_sum += float(loss.item()) * len(features)
                     rows += len(features)
         result_weights = get_weights(module)
+    broken = sorted(name for name, value in result_weights.items() if not np.all(np.isfinite(value)))
+    if broken:
+        precision = "bfloat16 autocast" if dtype is not None else "float32"
+        raise NonFiniteWeightsError(
+            f"local training ({precision}, {steps} steps) ended with non-finite weights in {broken[:3]}: nothing is "
+            "released; lower training.learning_rate" + (", or set training.mixed_precision to 'off'" if dtype else ""))
     if engine is not None:
         sigma, sample_rate, steps = accounted_spend(engine, dp, steps)
     else:

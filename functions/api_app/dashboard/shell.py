@@ -1,15 +1,17 @@
 """Serve ``GET /dashboard`` (the page shell) and ``GET /dashboard/static/<file>`` without a token.
 
 A page navigation carries no bearer token, so these two paths are answered here, before the auth
-middleware, and hold no data: the shell is a fixed template plus the login link, and the static files
-are the app's own JS and CSS and the vendored Vega builds. Everything the page shows it fetches from
-the API with the token the caller brings in the URL fragment. The shell's Content-Security-Policy
-allows scripts, styles and connections to this origin only.
+middleware, and hold no data: the shell is a fixed template plus the hosted UI's public settings, and the
+static files are the app's own JS and CSS and the vendored Vega builds. Everything the page shows it fetches
+from the API with the token the caller signs in for (static/login.js). The shell's Content-Security-Policy
+allows scripts, styles and connections to this origin only, and connections to the hosted UI's token endpoint.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,35 +24,71 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 HERE = Path(__file__).parent
 SHELL_PATH = "/dashboard"
 STATIC_PREFIX = "/dashboard/static/"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-       "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".svg": "image/svg+xml", ".png": "image/png"}
+HOSTED_UI_SETTINGS = ("DASHBOARD_AUTH_DOMAIN", "DASHBOARD_CLIENT_ID")  # environment variables, set by the CDK app
+CLIENT_ID = re.compile(r"[\w+]{1,128}")  # Cognito's pattern for an app client id
+
+
+def content_security_policy(connect: tuple[str, ...] = ()) -> str:
+    """Scripts, styles and connections to this origin only, and to ``connect`` (the hosted UI's token endpoint)."""
+    connect_src = " ".join(("'self'", *connect))
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            f"connect-src {connect_src}; font-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
+
+
+def _loopback(host: str | None) -> bool:
+    try:
+        return host is not None and (host == "localhost" or ipaddress.ip_address(host).is_loopback)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    login_url: str | None = None  # Cognito's hosted-UI authorize URL; None: the local login links of demo --serve
+    """Cognito's hosted UI for signing in: its domain's base URL and the dashboard's app client (a public client
+    with the authorization code grant and PKCE; cdk/components/research_api.py). Neither: the local sign-in links
+    of ``demo --serve`` (``#token=``)."""
+
+    auth_domain: str | None = None  # https://<prefix>.auth.<region>.amazoncognito.com
+    client_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.login_url is not None:
-            parts = urlsplit(self.login_url)
-            if parts.scheme != "https" or not parts.netloc or parts.fragment:
-                raise ValueError(f"DASHBOARD_LOGIN_URL must be an https URL without a fragment, got "
-                                 f"{self.login_url!r}")
+        if (self.auth_domain is None) != (self.client_id is None):
+            raise ValueError("DASHBOARD_AUTH_DOMAIN and DASHBOARD_CLIENT_ID go together: set both or neither")
+        if self.auth_domain is not None:
+            parts = urlsplit(self.auth_domain)
+            secure = parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname))
+            if not secure or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise ValueError("DASHBOARD_AUTH_DOMAIN must be the hosted UI's https base URL (no path, query or "
+                                 f"fragment; http only on a loopback address), got {self.auth_domain!r}")
+        if self.client_id is not None and not CLIENT_ID.fullmatch(self.client_id):
+            raise ValueError(f"DASHBOARD_CLIENT_ID is not a Cognito app client id: {self.client_id!r}")
+
+    @property
+    def auth_origin(self) -> str | None:
+        if self.auth_domain is None:
+            return None
+        parts = urlsplit(self.auth_domain)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DashboardSettings:
-        """``DASHBOARD_LOGIN_URL`` is optional: a deployment with Cognito's hosted UI sets it."""
+        """``DASHBOARD_AUTH_DOMAIN`` and ``DASHBOARD_CLIENT_ID``: both optional, set together by a deployment."""
         env = os.environ if env is None else env
-        return cls(login_url=env.get("DASHBOARD_LOGIN_URL") or None)
+        return cls(auth_domain=env.get("DASHBOARD_AUTH_DOMAIN") or None, client_id=env.get("DASHBOARD_CLIENT_ID") or None)
+
+    def headers(self) -> dict[str, str]:
+        connect = (self.auth_origin,) if self.auth_origin else ()
+        return {**SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(connect)}
 
 
 def render_shell(settings: DashboardSettings) -> bytes:
     environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-    return environment.get_template("dashboard.html").render(login_url=settings.login_url).encode()
+    return environment.get_template("dashboard.html").render(auth_origin=settings.auth_origin,
+                                                            client_id=settings.client_id).encode()
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
@@ -69,6 +107,7 @@ class DashboardMiddleware:
     def __init__(self, app: ASGIApp, settings: DashboardSettings) -> None:
         self.app = app
         self.shell = render_shell(settings)
+        self.headers = settings.headers()
         self.files = static_files()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,12 +125,12 @@ class DashboardMiddleware:
             return None  # the API answers (405 or 401) as for any other path
         if path == SHELL_PATH:
             return Response(self.shell, media_type="text/html; charset=utf-8",
-                            headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+                            headers={**self.headers, "Cache-Control": "no-store"})
         found = self.files.get(path[len(STATIC_PREFIX):])
         if found is None:
-            return Response(b"not found", status_code=404, media_type="text/plain", headers=SECURITY_HEADERS)
+            return Response(b"not found", status_code=404, media_type="text/plain", headers=self.headers)
         body, media_type = found
         return Response(body, media_type=media_type,
-                        headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"})
+                        headers={**self.headers, "Cache-Control": "public, max-age=300"})
 
 

@@ -1,8 +1,9 @@
-// The dashboard: takes the token from the URL fragment (kept in memory only), asks the API who the caller is,
+// The dashboard: signs the caller in (login.js; the token is kept in memory only), asks the API who the caller is,
 // and shows one view at a time. Admin controls are drawn only for admins; the API checks every call anyway.
 
 import { createApi } from "./api.js";
-import { guarded, h } from "./dom.js";
+import { guarded, h, showError } from "./dom.js";
+import { beginSignIn, hostedUi, signOut, takeToken } from "./login.js";
 import * as audit from "./audit.js";
 import * as generate from "./generate.js";
 import * as models from "./models.js";
@@ -11,27 +12,29 @@ import * as runs from "./runs.js";
 
 const VIEWS = { runs, privacy, models, audit, generate };
 
-// #token=... (demo --serve's links) or #id_token=... (Cognito's hosted UI); removed from the address bar at once.
-export function takeToken() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const token = params.get("token") || params.get("id_token");
-  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
-  return token;
-}
-
-function showLogin() {
+function showLogin(ui) {
   document.getElementById("login").hidden = false;
+  const button = document.getElementById("login-button");
+  if (ui && button) button.addEventListener("click", () => beginSignIn(ui).catch(showError));
 }
 
 async function start() {
-  const token = takeToken();
-  if (!token) return showLogin();
+  const ui = hostedUi();
+  let token = null;
+  try {
+    token = await takeToken(ui);
+  } catch (error) {
+    showError(error);
+  }
+  if (!token) return showLogin(ui);
   const api = createApi(token);
+  token = null; // the API client keeps it; nothing else does
   const me = await guarded(() => api.get("me"));
-  if (!me) return showLogin();
+  if (!me) return showLogin(ui);
   const ctx = { api, admin: me.role === "admin", me };
   document.body.dataset.role = me.role;
-  document.getElementById("who").replaceChildren(h("span", {}, me.username), " ", h("span", { class: "badge", id: "role" }, me.role));
+  document.getElementById("who").replaceChildren(h("span", {}, me.username), " ", h("span", { class: "badge", id: "role" }, me.role),
+    " ", h("button", { type: "button", class: "link", id: "sign-out", onclick: () => signOut(ui) }, "Sign out"));
   const nav = document.getElementById("tabs");
   let close = null;
   const show = (name) => {
