@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -134,15 +133,10 @@ def serve_api(sandbox: Sandbox, port: int, report: Path | None = None) -> None:
     """Serve the research API on localhost against ``sandbox`` until interrupted (``demo --serve``): the API
     function's environment with its own role's credentials, as deployed, not the sandbox's administrator.
     ``report``: the demo's report.json, whose real-versus-synthetic scores the dashboard may show."""
-    from functions.api_app.dashboard.shell import HOSTED_UI_SETTINGS
     from functions.api_app.local_server import serve_local  # fastapi and uvicorn only when serving
 
-    environment = sandbox.api_environment()
-    for name in HOSTED_UI_SETTINGS:  # the deployment's Cognito hosted UI; this server signs in with its own tokens
-        environment.pop(name, None)
-    os.environ.update(environment)  # a hosted UI set in this process's own environment still applies
     serve_local(None, state_machine_arn=sandbox.hub.state_machine_arn, port=port, spokes=sandbox.spoke_ids,
-                report=report)
+                report=report, function_environment=sandbox.api_environment())
 
 
 def _follow(sandbox: Sandbox, execution: str, run_id: str, timeout: float,

@@ -94,7 +94,8 @@ def test_a_stored_config_of_the_earlier_shape_loads_into_the_new_one():
     assert config.train_config().proximal_mu == 0.01
     assert isinstance(config.model, DiffusionModelSettings) and config.model.diffusion.hidden_dim == 32
     assert not stored.keys() & {"batch_size", "epochs_per_round", "learning_rate"}
-    assert stored["training"] == {"batch_size": 128, "epochs": 1, "learning_rate": TrainConfig().learning_rate}
+    assert stored["training"] == {"batch_size": 128, "epochs": 1, "learning_rate": TrainConfig().learning_rate,
+                                  "mixed_precision": "auto"}
     assert stored["model"] == EARLIER_STORED["model"]  # the model object keeps its stored form
 
 

@@ -24,6 +24,7 @@ from fedcore.deployment_defaults import DEFAULT_DELTA, DeploymentDefaults
 from fedcore.runtime.hub_reports import known_spokes
 from fedcore.runtime.ports import HubServices
 from functions.api_app.app import create_app
+from functions.api_app.dashboard.shell import HOSTED_UI_SETTINGS
 from functions.api_app.settings import ApiSettings, spoke_ids
 
 logger = logging.getLogger(__name__)
@@ -87,9 +88,13 @@ def dashboard_link(host: str, port: int, token: str) -> str:
 
 
 def serve_local(services: HubServices | None, state_machine_arn: str, port: int, sfn_client=None, *,
-                spokes: list[str] | None = None, host: str = LOCAL_HOST, report: Path | None = None) -> None:
+                spokes: list[str] | None = None, host: str = LOCAL_HOST, report: Path | None = None,
+                function_environment: Mapping[str, str] | None = None) -> None:
     """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs.
     ``report``: the demo's report.json, served read-only as GET /sandbox/report (this server only).
+    ``function_environment``: the API function's environment to serve with, set in this process. Its Cognito
+    hosted UI settings are left out (this server signs in with its own tokens); ones this process already has
+    (a stand-in hosted UI) stay.
 
     ``services`` None: the API function's own adapters from the environment (its tables, bucket, key and
     role credentials), as the deployed function builds them; the sandbox's ``demo --serve`` does this.
@@ -97,6 +102,8 @@ def serve_local(services: HubServices | None, state_machine_arn: str, port: int,
     import uvicorn  # the Lambda image never needs it
 
     refuse_if_deployed(host)
+    if function_environment is not None:
+        os.environ.update({k: v for k, v in function_environment.items() if k not in HOSTED_UI_SETTINGS})
     if services is None:
         import boto3
 

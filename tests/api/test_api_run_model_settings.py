@@ -45,8 +45,24 @@ def test_training_settings_arrive_in_the_runs_training_object(empty_hub):
     # Assert
     assert reply.status == 202, reply.text
     sent = _sent(sfn, reply)
-    assert sent["training"] == {"batch_size": 64, "epochs": 2, "learning_rate": TrainingSettings().learning_rate}
+    assert sent["training"] == {"batch_size": 64, "epochs": 2, "learning_rate": TrainingSettings().learning_rate,
+                                "mixed_precision": "auto"}
     assert "epochs_per_round" not in sent and "batch_size" not in sent
+
+
+def test_mixed_precision_can_be_turned_off_and_takes_no_other_value(empty_hub):
+    # Arrange
+    _, app, sfn = empty_hub
+    gateway = Gateway(app)
+
+    # Act
+    off = gateway("POST", "/runs", ADMIN, body={"mixed_precision": "off"})
+    forced = gateway("POST", "/runs", ADMIN, body={"mixed_precision": "bf16"})  # CPU autocast: not for runs
+
+    # Assert
+    assert off.status == 202, off.text
+    assert _sent(sfn, off)["training"]["mixed_precision"] == "off"
+    assert forced.status == 422 and "mixed_precision" in forced.text
 
 
 @pytest.mark.parametrize(("model", "message"), [

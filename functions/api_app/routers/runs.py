@@ -122,7 +122,7 @@ def _run_schema(body: RunStartRequest, config: RunConfig) -> str | dict:
 
 def _run_config(body: RunStartRequest, defaults: DeploymentDefaults) -> RunConfig:
     """The request over the deployment's defaults (applied as InitRun applies them), validated as InitRun will."""
-    training = {"epochs": body.epochs_per_round, "batch_size": body.batch_size}
+    training = {"epochs": body.epochs_per_round, "batch_size": body.batch_size, "mixed_precision": body.mixed_precision}
     fields = {"rounds": body.rounds, "quorum": body.quorum, "strategy": body.strategy,
               "strategy_params": body.strategy_params, "model": body.model, "task": body.task,
               "training": {k: v for k, v in training.items() if v is not None} or None}

@@ -49,6 +49,9 @@ class RunStartRequest(RequestBody):
         f"local epochs per round at each hospital (default {TrainingSettings().epochs})"))
     batch_size: int | None = Field(None, ge=1, le=1_000_000, description=(
         f"expected DP-SGD batch, capped at a hospital's rows (default {TrainingSettings().batch_size})"))
+    mixed_precision: Literal["auto", "off"] | None = Field(None, description=(
+        "predictive and image tasks: \"auto\" (default) trains under bfloat16 autocast on hospitals' GPUs that "
+        "support it and in float32 elsewhere; \"off\": float32 everywhere"))
     model: ModelObject | None = Field(None, description=(
         "the model family's settings, by family: diffusion takes the denoiser's settings, e.g. "
         "{\"family\": \"diffusion\", \"hidden_dim\": 128}; marginal takes {\"marginal\": {...}}; hybrid takes both "
