@@ -32,7 +32,10 @@ def table_dataset(data: EncodedTable) -> TensorDataset:
     return TensorDataset(num, cat)
 
 
-def shuffled_loader(dataset: TensorDataset, batch_size: int, generator: torch.Generator) -> DataLoader:
+def shuffled_loader(dataset: TensorDataset, batch_size: int, generator: torch.Generator,
+                    pin_memory: bool = False) -> DataLoader:
     """Batches of ``batch_size`` rows in an order drawn from ``generator``; Opacus turns this
-    loader into Poisson sampling with q = 1/len(loader), drawing from the same generator."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=False)
+    loader into Poisson sampling with q = 1/len(loader), drawing from the same generator (and keeps
+    ``pin_memory``: page-locked batches, so a copy to the GPU with ``non_blocking=True`` overlaps compute)."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator, drop_last=False,
+                      pin_memory=pin_memory)

@@ -108,3 +108,22 @@ def test_signing_out_ends_the_hosted_ui_session_and_forgets_the_token(page, serv
     assert ui.logouts[-1] == {"client_id": CLIENT_ID, "logout_uri": f"{served.base_url}/dashboard"}
     assert page.locator("#role").count() == 0
     assert parse_qs(urlsplit(page.url).query) == {}
+
+
+def test_an_expired_token_takes_the_page_back_to_sign_in(page, served_marginal):
+    # Arrange: signed in; then the API refuses the token, as API Gateway does an hour later
+    served = served_marginal
+    _sign_in(page, served)
+    page.route(f"{served.base_url}/**", lambda route: route.fulfill(
+        status=401, content_type="application/json", body='{"message": "Unauthorized"}')
+        if route.request.headers.get("authorization") else route.continue_())
+
+    # Act
+    page.click('nav button[data-tab="privacy"]')
+    page.locator("#login-button").wait_for(timeout=TIMEOUT_MS)
+
+    # Assert: no view, no role, no controls left; the page says why and offers to sign in again
+    assert "Your sign-in has expired or was refused" in page.locator("#error").inner_text()
+    assert page.locator("#tabs").is_hidden() and page.locator("#role").count() == 0
+    assert all(section.is_hidden() for section in page.locator("[data-view]").all())
+    assert page.locator("[data-view] *").count() == 0

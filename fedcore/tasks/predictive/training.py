@@ -71,7 +71,8 @@ def train_predictor(network: nn.Module, weights: dict[str, np.ndarray], x: np.nd
         network.to(device).train()
         dataset = torch.utils.data.TensorDataset(torch.as_tensor(x, dtype=torch.float32),
                                                  torch.as_tensor(y, dtype=torch.float32))
-        loader = shuffled_loader(dataset, config.batch_size, torch.Generator().manual_seed(data_seed))
+        loader = shuffled_loader(dataset, config.batch_size, torch.Generator().manual_seed(data_seed),
+                                 pin_memory=device.type == "cuda")
         optimizer = make_optimizer(network.parameters(), config)
         if config.proximal_mu > 0:
             add_proximal_term(optimizer, network, config.proximal_mu)

@@ -29,7 +29,8 @@ async function apiError(response) {
   return new ApiError(response.status, code, message);
 }
 
-export function createApi(token, base = apiBase()) {
+// onUnauthorized(): called when the API answers 401 (the token expired, about an hour after signing in)
+export function createApi(token, base = apiBase(), { onUnauthorized } = {}) {
   async function call(method, path, { query, json, csv } = {}) {
     const url = new URL(path, base);
     for (const [key, value] of Object.entries(query || {})) {
@@ -49,6 +50,10 @@ export function createApi(token, base = apiBase()) {
       response = await fetch(url, { method, headers, body, cache: "no-store", credentials: "omit" });
     } catch {
       throw new ApiError(0, "network", "the API could not be reached");
+    }
+    if (response.status === 401 && onUnauthorized) {
+      onUnauthorized();
+      throw new ApiError(401, "signed_out", "Your sign-in has expired or was refused. Sign in again.");
     }
     if (!response.ok) throw await apiError(response);
     return response;

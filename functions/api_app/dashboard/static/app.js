@@ -15,7 +15,21 @@ const VIEWS = { runs, privacy, models, audit, generate };
 function showLogin(ui) {
   document.getElementById("login").hidden = false;
   const button = document.getElementById("login-button");
-  if (ui && button) button.addEventListener("click", () => beginSignIn(ui).catch(showError));
+  if (ui && button) button.onclick = () => beginSignIn(ui).catch(showError);
+}
+
+// The token was refused (it expires an hour after signing in): stop the view, drop every view and the API
+// client with its token, and offer to sign in again. The failed call shows why (api.js).
+function signedOut(ui, stopView) {
+  stopView();
+  document.getElementById("tabs").hidden = true;
+  for (const section of document.querySelectorAll("[data-view]")) {
+    section.hidden = true;
+    section.replaceChildren();
+  }
+  document.getElementById("who").replaceChildren();
+  delete document.body.dataset.role;
+  showLogin(ui);
 }
 
 async function start() {
@@ -27,16 +41,22 @@ async function start() {
     showError(error);
   }
   if (!token) return showLogin(ui);
-  const api = createApi(token);
+  let close = null;
+  let ctx = null;
+  const api = createApi(token, undefined, {
+    onUnauthorized: () => {
+      if (ctx) ctx.api = null; // the views' only way to the token
+      signedOut(ui, () => typeof close === "function" && close());
+    },
+  });
   token = null; // the API client keeps it; nothing else does
   const me = await guarded(() => api.get("me"));
   if (!me) return showLogin(ui);
-  const ctx = { api, admin: me.role === "admin", me };
+  ctx = { api, admin: me.role === "admin", me };
   document.body.dataset.role = me.role;
   document.getElementById("who").replaceChildren(h("span", {}, me.username), " ", h("span", { class: "badge", id: "role" }, me.role),
     " ", h("button", { type: "button", class: "link", id: "sign-out", onclick: () => signOut(ui) }, "Sign out"));
   const nav = document.getElementById("tabs");
-  let close = null;
   const show = (name) => {
     if (typeof close === "function") close();
     for (const button of nav.querySelectorAll("button")) button.setAttribute("aria-selected", String(button.dataset.tab === name));
@@ -45,7 +65,7 @@ async function start() {
   };
   nav.addEventListener("click", (event) => {
     const tab = event.target.closest("button[data-tab]");
-    if (tab) show(tab.dataset.tab);
+    if (tab && document.body.dataset.role) show(tab.dataset.tab);
   });
   nav.hidden = false;
   show("runs");
