@@ -154,6 +154,7 @@ def _train_images(dp, mixed_precision="auto", learning_rate=1e-3):
                                        mixed_precision=mixed_precision), dp, 0)
 
 
+@pytest.mark.slow  # trains ResNet-18 (5-7 s)
 def test_dp_sgd_on_images_spends_its_plan_in_float32_on_the_cpu():
     """"auto" autocasts on CUDA only; on the CPU training stays float32 and the weights finite float32."""
     from fedcore.training.config import DPConfig
@@ -178,6 +179,7 @@ def test_autocast_is_bfloat16_on_a_cuda_gpu_with_bfloat16_and_float32_elsewhere(
     assert autocast_dtype(cuda, "auto") is None  # emulated bfloat16 (pre-Ampere): float32, no float16 without scaling
 
 
+@pytest.mark.slow  # trains ResNet-18 (5-7 s)
 def test_dp_sgd_under_bfloat16_autocast_keeps_float32_weights_and_spends_its_plan():
     """The CUDA default's code path, forced on the CPU: Opacus casts per-sample gradients up to float32."""
     from fedcore.training.config import DPConfig
