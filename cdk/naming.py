@@ -38,7 +38,7 @@ class SpokeEndpoints:
     epsilon_limit: float
 
     def as_map_item(self) -> dict[str, object]:
-        """The spoke descriptor the hub's functions get (SPOKES). InitRun returns each with the queue and job
+        """The spoke descriptor InitRun gets (its payload's ``spokes``). InitRun returns each with the queue and job
         definition of the run's compute class chosen (job_queue_arn, job_definition, compute_class): the
         training Map iterates over those."""
         return {

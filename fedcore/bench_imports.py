@@ -22,7 +22,7 @@ HANDLER_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench", "HUB_BUCKET": "bench-hub", "HUB_KMS_KEY_ID": "alias/bench",
     "RUNS_TABLE": "bench-runs", "LEDGER_TABLE": "bench-ledger", "AUDIT_TABLE": "bench-audit",
-    "SPOKES": '[{"spoke_id": "hosp-a"}, {"spoke_id": "hosp-b"}]', "DEFAULT_EPSILON": "3.0", "DELTA": "1e-05",
+    "SPOKE_IDS": '["hosp-a", "hosp-b"]', "DEFAULT_EPSILON": "3.0", "DELTA": "1e-05",
     "ROUNDS": "6", "QUORUM": "2",
     "STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:111111111111:stateMachine:bench",
     "METRICS_NAMESPACE": "bench", "POWERTOOLS_METRICS_NAMESPACE": "bench",

@@ -9,7 +9,6 @@ with the variable's name, never later with an empty string.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 
@@ -50,11 +49,10 @@ def cold_start() -> None:
     step_services.cache_clear()
 
 
-def deployment_spokes() -> list[dict]:
-    """The deployment's spoke descriptors (SPOKES, JSON list) as the state machine passes them."""
-    spokes = json.loads(os.environ["SPOKES"])
+def deployment_spokes(spokes: object) -> list[dict]:
+    """The deployment's spoke descriptors, as the state machine's definition passes them to InitRun."""
     if not isinstance(spokes, list) or not all(isinstance(s, dict) and "spoke_id" in s for s in spokes):
-        raise ValueError("SPOKES must be a JSON list of objects with a spoke_id")
+        raise ValueError("InitRun's spokes must be a list of objects with a spoke_id (the state machine's payload)")
     return spokes
 
 

@@ -19,7 +19,7 @@ def handler(event, context):
     else:  # an image run given a table schema is refused by RunSpec (the task checks its schema)
         schema = builtin_schema(schema_spec) if isinstance(schema_spec, str) else Schema.from_dict(schema_spec)
     config = deployment_defaults().apply(config)  # as POST /runs does: the same run from the sandbox or the API
-    result = init_run(step_services("init_run"), event["run_id"], config, schema, deployment_spokes(),
+    result = init_run(step_services("init_run"), event["run_id"], config, schema, deployment_spokes(event["spokes"]),
                       default_epsilon())
     logger.info("run started", extra={"run_id": event["run_id"]})  # the execution is named after the run
     return result

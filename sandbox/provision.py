@@ -51,7 +51,7 @@ class HubDeployment:
     audit_table: str
     functions: dict[str, HostedFunction]  # by handler module, e.g. "aggregate"
     state_machine_arn: str
-    spokes: list[dict]  # the SPOKES descriptors the functions were given
+    spokes: list[dict]  # the descriptors the round loop passes to InitRun
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def _create_state_machines(sfn, template: dict, resolver: Resolver) -> None:
         arn = sfn.create_state_machine(name=props["StateMachineName"], definition=definition,
                                        roleArn=resolver.resolve(props["RoleArn"]),
                                        type=props.get("StateMachineType", "STANDARD"))["stateMachineArn"]
-        resolver.bind(logical_id, Ref=arn, Name=props["StateMachineName"])
+        resolver.bind(logical_id, Ref=arn, Name=props["StateMachineName"], Definition=definition)
 
 
 def _arn_or_ref(resolver: Resolver, logical_id: str) -> str:
@@ -317,8 +317,15 @@ def _hub_deployment(stack: StackTemplate, resolver: Resolver) -> HubDeployment:
     return HubDeployment(
         account=stack.account, region=stack.region, bucket=env["HUB_BUCKET"], key_arn=env["HUB_KMS_KEY_ID"],
         runs_table=env["RUNS_TABLE"], ledger_table=env["LEDGER_TABLE"], audit_table=env["AUDIT_TABLE"],
-        functions=functions, state_machine_arn=resolver.value(machine_id), spokes=json.loads(env["SPOKES"]),
+        functions=functions, state_machine_arn=resolver.value(machine_id),
+        spokes=init_run_spokes(json.loads(resolver.value(machine_id, "Definition"))),
     )
+
+
+def init_run_spokes(definition: dict) -> list[dict]:
+    """The deployment's spoke descriptors, as the round loop's definition passes them to InitRun."""
+    payload = definition["States"]["InitRun"]["Parameters"]["Payload"]
+    return payload["spokes"]
 
 
 def _spoke_deployment(descriptor: dict, stack: StackTemplate, resolver: Resolver) -> SpokeDeployment:

@@ -58,7 +58,8 @@ def deployment(monkeypatch):
         for table in ("runs", "ledger", "audit"):
             _table(dynamo, table)
         for name, value in {"HUB_BUCKET": "hub", "HUB_KMS_KEY_ID": key, "RUNS_TABLE": "runs",
-                            "LEDGER_TABLE": "ledger", "AUDIT_TABLE": "audit", "SPOKES": json.dumps(SPOKES),
+                            "LEDGER_TABLE": "ledger", "AUDIT_TABLE": "audit",
+                            "SPOKE_IDS": json.dumps([s["spoke_id"] for s in SPOKES]),
                             "DEFAULT_EPSILON": "5.0", "DELTA": "1e-05", "ROUNDS": "4", "QUORUM": "2"}.items():
             monkeypatch.setenv(name, value)
         yield
@@ -75,7 +76,8 @@ def _services(step: str):
 def test_init_run_applies_the_deployment_defaults_and_publishes_config_and_schema(deployment):
     from functions import init_run
 
-    answer = init_run.handler({"run_id": "r1", "config": {"schema": "actg175", "model": {"family": "marginal"}}},
+    answer = init_run.handler({"spokes": SPOKES, "run_id": "r1",
+                               "config": {"schema": "actg175", "model": {"family": "marginal"}}},
                               Context())
     assert answer["run_id"] == "r1" and [s["spoke_id"] for s in answer["spokes"]] == ["hosp-a", "hosp-b"]
     record = _services("api").runs.get_run("r1")
@@ -90,20 +92,30 @@ def test_init_run_answers_the_hash_of_the_config_it_recorded_and_published(deplo
     # The state machine passes the answer's config_sha256 to every spoke job (CONFIG_SHA256)
     from functions import init_run
 
-    answer = init_run.handler({"run_id": "r3", "config": {"schema": "actg175", "run_id": "r3"}}, Context())
+    answer = init_run.handler({"spokes": SPOKES, "run_id": "r3", "config": {"schema": "actg175", "run_id": "r3"}},
+                              Context())
     record = _services("api").runs.get_run("r3")
     copy = boto3.client("s3", region_name=REGION).get_object(Bucket="hub", Key="models/r3/config.json")["Body"].read()
     assert answer["config_sha256"] == record["config_sha256"] == hashlib.sha256(copy).hexdigest()
     assert json.loads(copy) == record["config"] and "run_id" not in record["config"]
     with pytest.raises(ValueError, match="names run 'r3' but belongs to run 'r4'"):
-        init_run.handler({"run_id": "r4", "config": {"schema": "actg175", "run_id": "r3"}}, Context())
+        init_run.handler({"spokes": SPOKES, "run_id": "r4", "config": {"schema": "actg175", "run_id": "r3"}}, Context())
+
+
+@pytest.mark.parametrize("spokes", [None, "hosp-a", [{"account": "222222222222"}], ["hosp-a"]])
+def test_init_run_refuses_a_payload_without_the_deployments_descriptors(deployment, spokes):
+    from functions import init_run
+
+    with pytest.raises(ValueError, match="InitRun's spokes must be a list of objects with a spoke_id"):
+        init_run.handler({"spokes": spokes, "run_id": "r5", "config": {"schema": "actg175"}}, Context())
+    assert _services("api").runs.get_run("r5") is None
 
 
 def test_init_run_refuses_a_bad_run_before_writing_anything(deployment):
     from functions import init_run
 
     with pytest.raises(ValueError, match="hidden_dim"):
-        init_run.handler({"run_id": "bad", "config": {"schema": "actg175",
+        init_run.handler({"spokes": SPOKES, "run_id": "bad", "config": {"schema": "actg175",
                                                       "model": {"family": "diffusion", "hidden_dim": 10**9}}},
                          Context())
     assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="hub")
@@ -114,7 +126,7 @@ def test_init_run_refuses_a_bad_run_before_writing_anything(deployment):
 def test_budget_gate_admits_the_spokes_and_finalize_records_a_failed_run(deployment):
     from functions import budget_gate, finalize, init_run
 
-    init_run.handler({"run_id": "r2", "config": {"schema": "actg175"}}, Context())
+    init_run.handler({"spokes": SPOKES, "run_id": "r2", "config": {"schema": "actg175"}}, Context())
     gate = budget_gate.handler({"run_id": "r2", "round": 0, "spokes": SPOKES}, Context())
     assert [s["spoke_id"] for s in gate["eligible_spokes"]] == ["hosp-a", "hosp-b"] and gate["quorum_met"]
     done = finalize.handler({"run_id": "r2", "status": "FAILED", "detail": {"Error": "States.Timeout"}}, Context())
@@ -134,7 +146,7 @@ def test_setup_merge_and_aggregate_of_an_unknown_run_fail_clearly(deployment):
         aggregate.handler({"run_id": "nope", "round": 1, "results": []}, Context())
 
 
-# The deployment's descriptors as the hub stack writes SPOKES (cdk.naming.SpokeEndpoints.as_map_item).
+# The deployment's descriptors as the round loop's definition passes them to InitRun (as_map_item).
 QUEUED_SPOKES = [
     {"spoke_id": spoke, "account": account, "launch_role_arn": f"arn:aws:iam::{account}:role/{spoke}-launch",
      "epsilon_limit": 5.0,
@@ -160,11 +172,11 @@ def test_the_runs_task_picks_the_queue_and_job_definition_every_spoke_job_is_sub
     # Arrange
     from functions import budget_gate, init_run
 
-    monkeypatch.setenv("SPOKES", json.dumps(QUEUED_SPOKES))
     schema = _image_schema() if task["name"] == "image" else "actg175"
 
     # Act: the state machine passes InitRun's spokes ($.run.spokes) to the gate, the gate's to SubmitJob
-    answer = init_run.handler({"run_id": "r1", "config": {"schema": schema, "task": task}}, Context())
+    answer = init_run.handler({"run_id": "r1", "config": {"schema": schema, "task": task}, "spokes": QUEUED_SPOKES},
+                              Context())
     gate = budget_gate.handler({"run_id": "r1", "round": 0, "spokes": answer["spokes"]}, Context())
 
     # Assert
@@ -183,12 +195,12 @@ def test_a_single_queue_descriptor_is_a_gpu_queue_and_a_cpu_run_on_it_is_refused
 
     old = [{"spoke_id": s, "job_queue_arn": f"arn:aws:batch:{REGION}:222222222222:job-queue/{s}-gpu",
             "job_definition": f"{s}-trainer"} for s in ("hosp-a", "hosp-b")]
-    monkeypatch.setenv("SPOKES", json.dumps(old))
 
     # Act
-    gpu = init_run.handler({"run_id": "g1", "config": {"schema": "actg175", "task": {"compute": "gpu"}}}, Context())
+    gpu = init_run.handler({"run_id": "g1", "config": {"schema": "actg175", "task": {"compute": "gpu"}}, "spokes": old},
+                           Context())
     with pytest.raises(ValueError, match="spoke 'hosp-a' has no cpu queue \\(it offers gpu\\)"):
-        init_run.handler({"run_id": "c1", "config": {"schema": "actg175"}}, Context())
+        init_run.handler({"run_id": "c1", "config": {"schema": "actg175"}, "spokes": old}, Context())
 
     # Assert
     assert [(s["compute_class"], s["job_queue_arn"], s["job_definition"]) for s in gpu["spokes"]] == [

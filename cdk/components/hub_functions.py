@@ -2,8 +2,9 @@
 
 Contract with functions/ (written separately): each module exposes `handler(event, context)` and
 reads its settings from these environment variables, set on every function:
-HUB_BUCKET, HUB_KMS_KEY_ID, RUNS_TABLE, LEDGER_TABLE, AUDIT_TABLE, SPOKES (JSON list of spoke
-descriptors, see naming.SpokeEndpoints.as_map_item), ROUNDS, QUORUM, DEFAULT_EPSILON, DELTA,
+HUB_BUCKET, HUB_KMS_KEY_ID, RUNS_TABLE, LEDGER_TABLE, AUDIT_TABLE, SPOKE_IDS (JSON list of the
+hospitals' ids; InitRun gets their descriptors, naming.SpokeEndpoints.as_map_item, in its payload from the
+state machine), ROUNDS, QUORUM, DEFAULT_EPSILON, DELTA,
 ENVIRONMENT, METRICS_NAMESPACE; the API also gets STATE_MACHINE_ARN. POWERTOOLS_SERVICE_NAME is
 left unset on purpose: Powertools would add it as a metric dimension the dashboard does not use.
 """

@@ -3,10 +3,10 @@
 Start an execution per run with the run id as the execution name (StartExecution is then idempotent)
 and input {"run_id": str, "config": {...}}. The state document grows as follows:
 
-  InitRun        payload {run_id, config}
+  InitRun        payload {run_id, config, spokes: [the deployment's descriptor]} (spokes written in this definition)
                  -> $.run = {spokes: [descriptor], compute_class: "cpu" | "gpu", config_sha256: str}
                  descriptor = {spoke_id, account, launch_role_arn, epsilon_limit, compute_class,
-                 job_queue_arn, job_definition}: the deployment's descriptor (SPOKES, one queue and job
+                 job_queue_arn, job_definition}: the deployment's descriptor (one queue and job
                  definition per compute class) with those of the run's class (config task.compute_class) chosen
                  config_sha256: of the config as the runs table records it (the source); every job checks
                  the copy it reads, models/<run>/config.json, against it
@@ -79,7 +79,9 @@ class RoundLoop(Construct):
             return call(state_id, finalize, {"run_id.$": "$.run_id", "status": status, "detail.$": detail_path},
                         "$.final")
 
-        init = call("InitRun", init_run, {"run_id.$": "$.run_id", "config.$": "$.config"}, "$.run",
+        descriptors = [spoke.as_map_item() for spoke in spokes]  # the deployment's hospitals, for InitRun
+        init = call("InitRun", init_run, {"run_id.$": "$.run_id", "config.$": "$.config", "spokes": descriptors},
+                    "$.run",
                     {"spokes.$": "$.Payload.spokes", "compute_class.$": "$.Payload.compute_class",
                      "config_sha256.$": "$.Payload.config_sha256"})
         setup_gate = gate("SetupBudgetGate", {"round": 0})

@@ -58,7 +58,9 @@ class HubStack(PlatformStack):
                 "RUNS_TABLE": tables.runs.table_name,
                 "LEDGER_TABLE": tables.ledger.table_name,
                 "AUDIT_TABLE": tables.audit.table_name,
-                "SPOKES": json.dumps([spoke.as_map_item() for spoke in spokes]),
+                # the hospitals' ids only; their descriptors travel in the state machine's InitRun payload
+                # (RoundLoop): ~500 bytes each would reach Lambda's 4 KB environment limit at about 7 hospitals
+                "SPOKE_IDS": json.dumps([spoke.spoke_id for spoke in spokes]),
                 "ROUNDS": str(config.training.rounds),
                 "QUORUM": str(config.training.quorum),
                 "DEFAULT_EPSILON": str(config.training.default_epsilon),

@@ -90,7 +90,7 @@ def dashboard_link(host: str, port: int, token: str) -> str:
 def serve_local(services: HubServices | None, state_machine_arn: str, port: int, sfn_client=None, *,
                 spokes: list[str] | None = None, host: str = LOCAL_HOST, report: Path | None = None,
                 function_environment: Mapping[str, str] | None = None) -> None:
-    """Serve until interrupted. ``spokes`` default to SPOKES when set, else the hospitals of recorded runs.
+    """Serve until interrupted. ``spokes`` default to SPOKE_IDS when set, else the hospitals of recorded runs.
     ``report``: the demo's report.json, served read-only as GET /sandbox/report (this server only).
     ``function_environment``: the API function's environment to serve with, set in this process. Its Cognito
     hosted UI settings are left out (this server signs in with its own tokens); ones this process already has
@@ -139,9 +139,9 @@ def serve_local(services: HubServices | None, state_machine_arn: str, port: int,
 
 
 def _local_spokes(services: HubServices) -> list[str]:
-    if os.environ.get("SPOKES"):
-        return list(spoke_ids(os.environ["SPOKES"]))
+    if os.environ.get("SPOKE_IDS"):
+        return list(spoke_ids(os.environ["SPOKE_IDS"]))
     spokes = known_spokes(services, [])
     if not spokes:
-        raise ValueError("no hospitals known: pass spokes, set SPOKES, or train a run first")
+        raise ValueError("no hospitals known: pass spokes, set SPOKE_IDS, or train a run first")
     return spokes

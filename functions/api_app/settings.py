@@ -1,6 +1,6 @@
 """The API's settings, read once from the Lambda environment (or built directly in tests).
 
-Required: ``STATE_MACHINE_ARN`` and ``SPOKES`` (as for every hub function). Optional, with
+Required: ``STATE_MACHINE_ARN`` and ``SPOKE_IDS`` (as for every hub function). Optional, with
 the defaults below: ``API_INLINE_ROWS``, ``API_MAX_ROWS``, ``API_MAX_BODY_BYTES``,
 ``API_MAX_IMAGE_BODY_BYTES``, ``API_PRESIGN_EXPIRY_SECONDS``, and ``DELTA``, ``ACCOUNTANT``, ``ROUNDS``,
 ``QUORUM`` (the deployment's run defaults, applied by ``fedcore.deployment_defaults`` as InitRun applies them).
@@ -24,7 +24,7 @@ MAX_LAMBDA_IMAGE_BODY_BYTES = 6 * 2**20 * 3 // 4 - 64 * 1024
 @dataclass(frozen=True)
 class ApiSettings:
     state_machine_arn: str  # the round loop a POST /runs starts
-    spokes: tuple[str, ...]  # the deployment's hospitals, in SPOKES order
+    spokes: tuple[str, ...]  # the deployment's hospitals, in SPOKE_IDS order
     inline_row_limit: int = 1_000  # up to this many rows come back in the response body
     max_rows: int = 10_000  # per request: default model, 2 vCPUs: 7-14 s, inside API Gateway's 29 s
     max_body_bytes: int = 16 * 1024  # request bodies above this are refused with 413
@@ -81,7 +81,7 @@ class ApiSettings:
         defaults = cls.__dataclass_fields__
         return cls(
             state_machine_arn=env["STATE_MACHINE_ARN"],
-            spokes=spoke_ids(env["SPOKES"]),
+            spokes=spoke_ids(env["SPOKE_IDS"]),
             inline_row_limit=int(env.get("API_INLINE_ROWS", defaults["inline_row_limit"].default)),
             max_rows=int(env.get("API_MAX_ROWS", defaults["max_rows"].default)),
             max_body_bytes=int(env.get("API_MAX_BODY_BYTES", defaults["max_body_bytes"].default)),
@@ -95,9 +95,9 @@ class ApiSettings:
         )
 
 
-def spoke_ids(spokes_json: str) -> tuple[str, ...]:
-    """The hospital ids of SPOKES, the JSON list of spoke descriptors every hub function gets."""
-    spokes = json.loads(spokes_json)
-    if not isinstance(spokes, list) or not all(isinstance(s, dict) and "spoke_id" in s for s in spokes):
-        raise ValueError("SPOKES must be a JSON list of objects with a spoke_id")
-    return tuple(str(s["spoke_id"]) for s in spokes)
+def spoke_ids(ids_json: str) -> tuple[str, ...]:
+    """SPOKE_IDS: the JSON list of the deployment's hospital ids every hub function gets."""
+    ids = json.loads(ids_json)
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValueError("SPOKE_IDS must be a JSON list of hospital ids")
+    return tuple(ids)

@@ -13,7 +13,7 @@ from apigw import ADMIN, RESEARCHER, Gateway, LambdaContext, rest_event
 from conftest import REGION
 from functions.hub_environment import step_services
 
-SPOKES_ENV = json.dumps([{"spoke_id": s, "account": "210987654321"} for s in ("hosp-a", "hosp-b")])
+SPOKE_IDS = json.dumps(["hosp-a", "hosp-b"])
 
 
 def _table(name: str) -> str:
@@ -31,7 +31,7 @@ def deployed(sfn, bucket, monkeypatch):
     _, state_machine_arn = sfn
     key_id = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
     env = {"HUB_BUCKET": bucket, "HUB_KMS_KEY_ID": key_id, "RUNS_TABLE": _table("runs"),
-           "LEDGER_TABLE": _table("ledger"), "AUDIT_TABLE": _table("audit"), "SPOKES": SPOKES_ENV,
+           "LEDGER_TABLE": _table("ledger"), "AUDIT_TABLE": _table("audit"), "SPOKE_IDS": SPOKE_IDS,
            "DEFAULT_EPSILON": "3.0", "DELTA": "1e-05", "ROUNDS": "4", "QUORUM": "2",
            "STATE_MACHINE_ARN": state_machine_arn, "AWS_LAMBDA_FUNCTION_NAME": "fedcore-dev-api",
            "API_INLINE_ROWS": "500", "API_MAX_ROWS": "5000"}
@@ -100,9 +100,9 @@ def test_settings_fail_fast_on_a_missing_variable(monkeypatch):
     from functions.api_app.settings import ApiSettings
 
     with pytest.raises(KeyError, match="STATE_MACHINE_ARN"):
-        ApiSettings.from_env({"SPOKES": SPOKES_ENV})
+        ApiSettings.from_env({"SPOKE_IDS": SPOKE_IDS})
     with pytest.raises(ValueError, match="state machine ARN"):
-        ApiSettings.from_env({"SPOKES": SPOKES_ENV, "STATE_MACHINE_ARN": "round-loop"})
+        ApiSettings.from_env({"SPOKE_IDS": SPOKE_IDS, "STATE_MACHINE_ARN": "round-loop"})
     with pytest.raises(ValueError, match="inline_row_limit"):
-        ApiSettings.from_env({"SPOKES": SPOKES_ENV, "API_INLINE_ROWS": "10", "API_MAX_ROWS": "5",
+        ApiSettings.from_env({"SPOKE_IDS": SPOKE_IDS, "API_INLINE_ROWS": "10", "API_MAX_ROWS": "5",
                               "STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:x"})

@@ -212,7 +212,7 @@ def test_a_second_content_type_header_cannot_widen_the_limit():
 
 def test_the_image_limit_is_a_setting_below_lambdas_payload():
     env = {"STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:x",
-           "SPOKES": '[{"spoke_id": "s0"}]'}
+           "SPOKE_IDS": '["s0"]'}
 
     default = ApiSettings.from_env(env)
     chosen = ApiSettings.from_env(env | {"API_MAX_IMAGE_BODY_BYTES": "1048576"})

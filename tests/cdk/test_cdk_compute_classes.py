@@ -14,11 +14,21 @@ pytestmark = pytest.mark.cdk
 
 
 def _spokes_variable(synthesized, q) -> list[dict]:
-    """SPOKES of the InitRun function, as the hub stack sets it."""
-    (variables,) = [f["Properties"]["Environment"]["Variables"]
-                    for f in q.resources(synthesized.hub, "AWS::Lambda::Function").values()
-                    if f["Properties"].get("FunctionName") == Names(synthesized.config).function("init_run")]
-    return json.loads(variables["SPOKES"])
+    """The deployment's descriptors, as the round loop's definition passes them to InitRun."""
+    (machine,) = q.resources(synthesized.hub, "AWS::StepFunctions::StateMachine").values()
+    definition = machine["Properties"]["DefinitionString"]
+    text = "".join(part if isinstance(part, str) else "0" for part in definition["Fn::Join"][1]) \
+        if isinstance(definition, dict) else definition  # references (function ARNs) do not matter here
+    return json.loads(text)["States"]["InitRun"]["Parameters"]["Payload"]["spokes"]
+
+
+def test_no_hub_function_carries_the_descriptors_and_every_environment_fits_lambdas_limit(synthesized, q):
+    for function in q.resources(synthesized.hub, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert "SPOKES" not in variables and "launch_role_arn" not in json.dumps(variables)
+        # Lambda's limit is 4 KB of names and values; references resolve to ARNs of at most ~150 characters
+        size = sum(len(k) + (len(v) if isinstance(v, str) else 150) for k, v in variables.items())
+        assert size < 1500, size  # ~12 bytes per hospital in SPOKE_IDS: hundreds of hospitals fit
 
 
 def test_the_hubs_descriptor_of_each_spoke_names_the_queues_and_job_definitions_of_its_stack(synthesized, q):

@@ -151,10 +151,15 @@ def test_every_round_loop_step_records_failures_before_failing(asl):
                                                          "detail.$": "$.error"}
 
 
-def test_init_run_receives_the_execution_input(asl):
+def test_init_run_receives_the_execution_input_and_the_deployments_spokes(asl, synthesized):
     init = asl["States"][asl["StartAt"]]
     assert handler_of(init) == "functions.init_run.handler"
-    assert init["Parameters"]["Payload"] == {"run_id.$": "$.run_id", "config.$": "$.config"}
+    payload = dict(init["Parameters"]["Payload"])
+    spokes = payload.pop("spokes")
+    assert payload == {"run_id.$": "$.run_id", "config.$": "$.config"}
+    # written into the definition (no ".$": nothing in an execution's input can add or change a hospital)
+    assert [s["spoke_id"] for s in spokes] == [s.id for s in synthesized.config.spokes]
+    assert all(s["launch_role_arn"].startswith(f"arn:aws:iam::{s['account']}:role/") for s in spokes)
     assert init["ResultSelector"] == {"spokes.$": "$.Payload.spokes", "compute_class.$": "$.Payload.compute_class",
                                       "config_sha256.$": "$.Payload.config_sha256"}
 

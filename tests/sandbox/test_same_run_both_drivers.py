@@ -69,7 +69,7 @@ def drive_like_the_sandbox(sandbox, run_id: str, config: dict):
         hospitals.append(LocalHospital(spoke, table, policy,
                                        PrivacyLedger(InMemoryLedgerStore(), delta=policy.max_delta,
                                                      settings_owner=True)))
-    assert [s["spoke_id"] for s in json.loads(env["SPOKES"])] == sandbox.spoke_ids
+    assert json.loads(env["SPOKE_IDS"]) == sandbox.spoke_ids
     final = drive_run(services, run_id, defaults.apply(body), schema, hospitals, float(env["DEFAULT_EPSILON"]),
                       seed=body.get("seed", 0))
     return final, services, {h.spoke_id: h.ledger for h in hospitals}
