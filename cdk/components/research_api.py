@@ -55,8 +55,9 @@ def hosted_ui_prefix(prefix: str) -> str:
 
 
 class ResearchApi(Construct):
-    """`user_pool` (MFA required, Plus feature plan, groups in GROUPS), `client`, and `rest_api`
-    (Cognito authorizer, request validation, stage throttling, access and execution logs, X-Ray, WAF)."""
+    """`user_pool` (MFA required, Plus feature plan, groups in GROUPS), `client` (the researchers' SRP client, no
+    OAuth), `domain` and `dashboard_client` (the hosted UI sign-in of `dashboard_url`), and `rest_api` (Cognito
+    authorizer, request validation, stage throttling, access and execution logs, X-Ray, WAF)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, handler: lambda_.Function,
                  key: kms.IKey, log_retention_days: int, throttle_rate: float, throttle_burst: int,

@@ -107,9 +107,11 @@ export function render(section, ctx) {
   const sandbox = h("div", {});
   section.replaceChildren(h("h2", {}, "Published models"), list, detail, sandbox);
 
+  let latestShow = 0; // a card whose answer arrives after a later choice's is dropped, not drawn over it
   async function show(model) {
+    const mine = ++latestShow;
     const card = await guarded(() => ctx.api.get(`models/${encodeURIComponent(model.version)}`));
-    if (!card) return;
+    if (!card || mine !== latestShow) return;
     const box = h("div", {});
     const button = card.serves === "generate"
       ? h("button", { type: "button", id: "show-marginals", onclick: () => guarded(() => marginals(ctx, model, box)) },

@@ -64,10 +64,12 @@ export function render(section, ctx) {
     await showRun(selected || page.runs[0].run_id);
   }
 
+  let latestShow = 0; // an answer that arrives after a later choice's (or poll's) is dropped, not drawn over it
   async function showRun(runId) {
     clearTimeout(timer);
+    const mine = ++latestShow;
     const run = await guarded(() => ctx.api.get(`runs/${encodeURIComponent(runId)}`));
-    if (!run || closed) return;
+    if (!run || closed || mine !== latestShow) return;
     const active = ACTIVE.has(run.status);
     const progress = h("progress", { id: "run-progress", max: run.rounds || 1, value: run.current_round });
     const stop = ctx.admin && active
@@ -101,7 +103,7 @@ export function render(section, ctx) {
     );
     if (series.length) await lineChart(chart, series, { title: "Loss and validation per round", yTitle: "value" });
     if (epsilon.length) await lineChart(epsilonChart, epsilon, { title: "Epsilon per hospital after each round", yTitle: "epsilon" });
-    if (active && !closed) timer = setTimeout(() => showRun(runId), POLL_MS);
+    if (active && !closed && mine === latestShow) timer = setTimeout(() => showRun(runId), POLL_MS);
   }
 
   loadList();
