@@ -25,7 +25,7 @@ from fedcore.families.marginal.config import MarginalConfig
 from fedcore.families.registry import FAMILY_NAMES
 from fedcore.model.config import DiffusionConfig
 from fedcore.tasks.settings import TaskSettings
-from fedcore.training.config import TrainConfig
+from fedcore.training.config import RunMixedPrecision, TrainConfig
 
 AGGREGATION_STRATEGIES = AGGREGATOR_NAMES  # the registry's one list of strategies
 # measured best with and without DP on ACTG 175 and healthcare (fedcore/model/README.md)
@@ -80,7 +80,7 @@ class TrainingSettings(BaseModel):
     epochs: int = Field(TrainConfig.epochs, ge=1, le=1000)  # local epochs between aggregations
     learning_rate: float = Field(TrainConfig.learning_rate, gt=0, le=10, allow_inf_nan=False)  # AdamW step size
     # predictive and image tasks: "auto" = bfloat16 autocast on a CUDA GPU that supports it; "off" = float32
-    mixed_precision: Literal["auto", "off"] = TrainConfig.mixed_precision
+    mixed_precision: RunMixedPrecision = TrainConfig.mixed_precision
 
 
 IMAGE_TRAINING_DEFAULTS = {"batch_size": 64, "epochs": 1, "learning_rate": 1e-3}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -12,6 +12,7 @@ LrSchedule = Literal["constant", "cosine"]
 # "auto": bfloat16 autocast on a CUDA GPU that supports bfloat16, float32 elsewhere; "off": float32 everywhere;
 # "bf16": autocast on any device, the CPU included (tests and measurements; not offered to runs)
 MixedPrecision = Literal["auto", "off", "bf16"]
+RunMixedPrecision = Literal["auto", "off"]  # what a run may ask for
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class TrainConfig:
             raise ValueError(f"proximal_mu must be >= 0, got {self.proximal_mu}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}")
-        if self.mixed_precision not in ("auto", "off", "bf16"):
-            raise ValueError(f"mixed_precision must be 'auto', 'off' or 'bf16', got {self.mixed_precision!r}")
+        if self.mixed_precision not in get_args(MixedPrecision):
+            raise ValueError(f"mixed_precision must be one of {get_args(MixedPrecision)}, got {self.mixed_precision!r}")
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
 

@@ -9,7 +9,6 @@ ECS or Batch runtime) and binds to a loopback address only; ``functions.api`` ne
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
 import secrets
@@ -25,6 +24,7 @@ from fedcore.runtime.hub_reports import known_spokes
 from fedcore.runtime.ports import HubServices
 from functions.api_app.app import create_app
 from functions.api_app.dashboard.shell import HOSTED_UI_SETTINGS
+from functions.api_app.loopback import is_loopback_host
 from functions.api_app.settings import ApiSettings, spoke_ids
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,7 @@ def refuse_if_deployed(host: str, env: Mapping[str, str] | None = None) -> None:
     found = [name for name in DEPLOYED_MARKERS if env.get(name)]
     if found:
         raise DeployedEnvironmentError(f"the local API server does not run in a deployed environment ({found} set)")
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+    if not is_loopback_host(host):
         raise DeployedEnvironmentError(f"the local API server binds to loopback addresses only, not {host!r}")
 
 

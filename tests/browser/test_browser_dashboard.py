@@ -11,9 +11,9 @@ import urllib.request
 
 import pandas as pd
 import pytest
+from page_watch import TIMEOUT_MS, watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-TIMEOUT_MS = 30_000
 
 
 def _api(base_url: str, token: str, path: str, body: dict | None = None) -> dict:
@@ -24,14 +24,6 @@ def _api(base_url: str, token: str, path: str, body: dict | None = None) -> dict
         return json.loads(reply.read())
 
 
-def _watch(page) -> list[str]:
-    """Page errors and console errors (a CSP violation is one) of ``page``."""
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
-    return problems
-
-
 def _login(page, token: str, role: str) -> None:
     page.goto(f"/dashboard#token={token}")
     page.locator("#role").filter(has_text=role).wait_for(timeout=TIMEOUT_MS)
@@ -39,7 +31,7 @@ def _login(page, token: str, role: str) -> None:
 
 def test_a_researcher_logs_in_through_the_fragment_and_sees_the_runs_numbers(page, served, offsite_requests):
     # Arrange
-    problems = _watch(page)
+    problems = watch(page)
     run = _api(served.base_url, served.researcher_token, f"/runs/{served.run_id}")
     last = run["metrics"][-1]
     spoke = sorted(last["epsilon"])[0]
@@ -125,7 +117,7 @@ def test_a_synthesis_download_has_the_requested_rows_and_condition(page, served)
 
 def test_the_page_works_at_phone_width(phone_page, served, offsite_requests):
     # Arrange
-    problems = _watch(phone_page)
+    problems = watch(phone_page)
 
     # Act
     _login(phone_page, served.researcher_token, "researcher")
@@ -183,7 +175,7 @@ def test_an_api_error_shows_the_api_message_only(page, served):
 def test_a_synthesis_model_is_compared_with_the_dp_measurements_and_the_sandbox_report(page, served,
                                                                                       offsite_requests):
     # Arrange: the served run is a diffusion model, which keeps no setup histograms or 2-way tables
-    problems = _watch(page)
+    problems = watch(page)
     [version] = [m["version"] for m in _api(served.base_url, served.researcher_token, "/models")["models"]
                  if m["run_id"] == served.run_id]
     measured = _api(served.base_url, served.researcher_token, f"/models/{version}/measurements")
@@ -209,7 +201,7 @@ def test_a_synthesis_model_is_compared_with_the_dp_measurements_and_the_sandbox_
 def test_a_marginal_model_shows_the_dp_and_the_synthetic_pair_trend_heatmaps(page, served_marginal,
                                                                              offsite_requests):
     # Arrange
-    problems = _watch(page)
+    problems = watch(page)
     served = served_marginal
     [version] = [m["version"] for m in _api(served.base_url, served.researcher_token, "/models")["models"]
                  if m["run_id"] == served.run_id]

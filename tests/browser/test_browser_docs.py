@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from page_watch import TIMEOUT_MS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -18,7 +19,7 @@ def test_swagger_ui_lists_the_operations_without_leaving_the_machine(page, offsi
 
     # Assert: Swagger UI fetched openapi.json and rendered an operation of each kind
     runs = page.locator('.opblock-summary-path[data-path="/runs"]').first
-    runs.wait_for(state="visible", timeout=30_000)
+    runs.wait_for(state="visible", timeout=TIMEOUT_MS)
     assert page.locator('.opblock-summary-path[data-path="/privacy-budget"]').count() >= 1
     assert "FedCore research API" in page.locator(".info .title").inner_text()
     assert offsite_requests == [] and errors == []
@@ -34,8 +35,8 @@ def test_redoc_renders_the_reference_without_leaving_the_machine(page, offsite_r
 
     # Assert: ReDoc rendered the title and an operation's path
     heading = page.locator("h1", has_text="FedCore research API")
-    heading.wait_for(state="visible", timeout=30_000)
-    page.get_by_text("/privacy-budget").first.wait_for(state="attached", timeout=30_000)
+    heading.wait_for(state="visible", timeout=TIMEOUT_MS)
+    page.get_by_text("/privacy-budget").first.wait_for(state="attached", timeout=TIMEOUT_MS)
     assert offsite_requests == [] and errors == []
 
 
@@ -44,6 +45,6 @@ def test_a_phone_width_page_renders_the_docs_too(phone_page, offsite_requests):
     phone_page.goto("/docs")
 
     # Assert
-    phone_page.locator('.opblock-summary-path[data-path="/runs"]').first.wait_for(state="visible", timeout=30_000)
+    phone_page.locator('.opblock-summary-path[data-path="/runs"]').first.wait_for(state="visible", timeout=TIMEOUT_MS)
     assert phone_page.viewport_size == {"width": 390, "height": 844}
     assert offsite_requests == []

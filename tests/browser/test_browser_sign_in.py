@@ -10,16 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fake_hosted_ui import CLIENT_ID
+from page_watch import TIMEOUT_MS, watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-TIMEOUT_MS = 30_000
-
-
-def _watch(page) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
-    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
-    return problems
 
 
 def _sign_in(page, served) -> None:
@@ -32,7 +25,7 @@ def test_a_researcher_signs_in_with_the_code_grant_and_pkce_and_keeps_the_token_
                                                                                         offsite_requests):
     # Arrange
     served, ui = served_marginal, served_marginal.hosted_ui
-    problems = _watch(page)
+    problems = watch(page)
     before = len(ui.token_requests)
 
     # Act

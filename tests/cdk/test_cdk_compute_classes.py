@@ -13,7 +13,7 @@ from fedcore.runtime.init_run import launch_entries
 pytestmark = pytest.mark.cdk
 
 
-def _spokes_variable(synthesized, q) -> list[dict]:
+def _init_run_spokes(synthesized, q) -> list[dict]:
     """The deployment's descriptors, as the round loop's definition passes them to InitRun."""
     (machine,) = q.resources(synthesized.hub, "AWS::StepFunctions::StateMachine").values()
     definition = machine["Properties"]["DefinitionString"]
@@ -32,7 +32,7 @@ def test_no_hub_function_carries_the_descriptors_and_every_environment_fits_lamb
 
 
 def test_the_hubs_descriptor_of_each_spoke_names_the_queues_and_job_definitions_of_its_stack(synthesized, q):
-    descriptors = {d["spoke_id"]: d for d in _spokes_variable(synthesized, q)}
+    descriptors = {d["spoke_id"]: d for d in _init_run_spokes(synthesized, q)}
     for spoke in synthesized.config.spokes:
         raw = synthesized.spokes[spoke.id]
         queues = {r["Properties"]["JobQueueName"] for r in q.resources(raw, "AWS::Batch::JobQueue").values()}
@@ -51,7 +51,7 @@ def test_the_hubs_descriptor_of_each_spoke_names_the_queues_and_job_definitions_
 def test_a_runs_entries_carry_its_class_queue_and_job_definition_in_every_hospital(synthesized, q, compute_class):
     names = Names(synthesized.config)
 
-    entries = launch_entries(_spokes_variable(synthesized, q), compute_class)
+    entries = launch_entries(_init_run_spokes(synthesized, q), compute_class)
 
     assert [e["spoke_id"] for e in entries] == [s.id for s in synthesized.config.spokes]
     for entry, spoke in zip(entries, synthesized.config.spokes):

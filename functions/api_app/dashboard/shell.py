@@ -9,7 +9,6 @@ allows scripts, styles and connections to this origin only, and connections to t
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +19,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from functions.api_app.loopback import is_loopback_host
 
 HERE = Path(__file__).parent
 SHELL_PATH = "/dashboard"
@@ -39,13 +40,6 @@ def content_security_policy(connect: tuple[str, ...] = ()) -> str:
             "frame-ancestors 'none'")
 
 
-def _loopback(host: str | None) -> bool:
-    try:
-        return host is not None and (host == "localhost" or ipaddress.ip_address(host).is_loopback)
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class DashboardSettings:
     """Cognito's hosted UI for signing in: its domain's base URL and the dashboard's app client (a public client
@@ -60,7 +54,7 @@ class DashboardSettings:
             raise ValueError("DASHBOARD_AUTH_DOMAIN and DASHBOARD_CLIENT_ID go together: set both or neither")
         if self.auth_domain is not None:
             parts = urlsplit(self.auth_domain)
-            secure = parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname))
+            secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
             if not secure or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
                 raise ValueError("DASHBOARD_AUTH_DOMAIN must be the hosted UI's https base URL (no path, query or "
                                  f"fragment; http only on a loopback address), got {self.auth_domain!r}")

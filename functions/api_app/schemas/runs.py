@@ -12,6 +12,7 @@ from fedcore.run_config import (
     TrainingSettings,
 )
 from fedcore.schema import Schema
+from fedcore.training.config import RunMixedPrecision
 from fedcore.tasks.settings import TaskSettings
 from functions.api_app.schemas.common import ID_PATTERN, RequestBody
 
@@ -49,7 +50,7 @@ class RunStartRequest(RequestBody):
         f"local epochs per round at each hospital (default {TrainingSettings().epochs})"))
     batch_size: int | None = Field(None, ge=1, le=1_000_000, description=(
         f"expected DP-SGD batch, capped at a hospital's rows (default {TrainingSettings().batch_size})"))
-    mixed_precision: Literal["auto", "off"] | None = Field(None, description=(
+    mixed_precision: RunMixedPrecision | None = Field(None, description=(
         "predictive and image tasks: \"auto\" (default) trains under bfloat16 autocast on hospitals' GPUs that "
         "support it and in float32 elsewhere; \"off\": float32 everywhere"))
     model: ModelObject | None = Field(None, description=(
