@@ -107,11 +107,17 @@ export function render(section, ctx) {
   const sandbox = h("div", {});
   section.replaceChildren(h("h2", {}, "Published models"), list, detail, sandbox);
 
-  let latestShow = 0; // a card whose answer arrives after a later choice's is dropped, not drawn over it
+  // The card shown stays until another version is chosen: choosing the shown one again does not redraw it (and
+  // so never replaces a sample the user is generating), and an answer that arrives after a later choice's is
+  // dropped, not drawn over it.
+  let latestShow = 0;
+  let shownVersion = null;
   async function show(model) {
+    if (model.version === shownVersion) return;
     const mine = ++latestShow;
     const card = await guarded(() => ctx.api.get(`models/${encodeURIComponent(model.version)}`));
     if (!card || mine !== latestShow) return;
+    shownVersion = model.version;
     const box = h("div", {});
     const button = card.serves === "generate"
       ? h("button", { type: "button", id: "show-marginals", onclick: () => guarded(() => marginals(ctx, model, box)) },
